@@ -1,0 +1,132 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Every target compiles in the Swift 6 language mode with the upcoming features the Swift server
+/// ecosystem (Hummingbird, swift-log) has adopted.
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "tandem",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tandem", targets: ["tandem"]),
+        .executable(name: "tandem-sim", targets: ["tandem-sim"]),
+        .library(name: "TandemCore", targets: ["TandemCore"]),
+        .library(name: "TandemServer", targets: ["TandemServer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: System libraries (design card: libxml2 for SOAP, libmosquitto for the MQTT MTP)
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+
+        // MARK: Protocol-neutral domain
+        .target(name: "TandemCore", swiftSettings: swiftSettings),
+
+        // MARK: Protocol codecs
+        .target(name: "CWMP", dependencies: ["TandemCore", "CLibXML2"], swiftSettings: swiftSettings),
+        .target(
+            name: "USP",
+            dependencies: ["TandemCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Message transfer protocols (USP MTPs), each behind `MessageTransport`
+        .target(name: "MTP", dependencies: ["TandemCore"], swiftSettings: swiftSettings),
+        .target(name: "MTPWebSocket", dependencies: ["MTP"], swiftSettings: swiftSettings),
+        .target(
+            name: "MTPMQTT",
+            dependencies: ["MTP", "CMosquitto", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MTPSTOMP",
+            dependencies: ["MTP", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Storage, policy, engine
+        .target(
+            name: "Registry",
+            dependencies: ["TandemCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Policy", dependencies: ["TandemCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Engine",
+            dependencies: ["TandemCore", "CWMP", "USP", "Registry", "Policy", "MTP"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Composition root and executables
+        .target(
+            name: "TandemServer",
+            dependencies: [
+                "TandemCore", "CWMP", "USP", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP",
+                "Registry", "Policy", "Engine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem",
+            dependencies: [
+                "TandemServer", "Registry", "TandemCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tandem-sim",
+            dependencies: [
+                "TandemCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: ["Registry", "TandemCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SystemLibraryTests",
+            dependencies: ["CWMP", "MTPMQTT", "MTP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TandemServerTests",
+            dependencies: [
+                "TandemServer", "Registry", "TandemCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,172 @@
+import Foundation
+import TandemCore
+
+/// One physical device, whichever protocols it speaks. The registry keeps exactly one row per
+/// device; a CWMP DeviceId and the USP endpoint IDs of the same box point to the same row.
+public struct Device: Hashable, Sendable, Codable {
+    public var id: Int64
+    public var cwmpDeviceID: String?
+    public var uspEndpointID: String?
+    public var manufacturer: String
+    public var oui: String
+    public var productClass: String
+    public var modelName: String
+    public var serialNumber: String
+    public var softwareVersion: String
+    public var hardwareVersion: String
+    /// The protocols the device has been seen speaking.
+    public var protocols: Set<ManagementProtocol>
+    /// The protocol Tandem manages the device over now.
+    public var activeProtocol: ManagementProtocol?
+    /// `Device` or `InternetGatewayDevice`, from the first Inform or Boot!.
+    public var dataModelRoot: String
+    public var lastContact: Date?
+    /// CWMP `ManagementServer.ConnectionRequestURL`.
+    public var connectionRequestURL: String?
+    /// Protocol-specific connection facts (remote address, MTP, reply-to topic...) as JSON.
+    public var connection: [String: String]
+    public var tags: [String]
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// What a contact tells Tandem about a device. Nil fields leave the stored value as it is.
+public struct DeviceDetails: Hashable, Sendable {
+    public var manufacturer: String?
+    public var modelName: String?
+    public var softwareVersion: String?
+    public var hardwareVersion: String?
+    public var dataModelRoot: String?
+    public var connectionRequestURL: String?
+    public var connection: [String: String]?
+
+    public init(
+        manufacturer: String? = nil, modelName: String? = nil, softwareVersion: String? = nil, hardwareVersion: String? = nil,
+        dataModelRoot: String? = nil, connectionRequestURL: String? = nil, connection: [String: String]? = nil
+    ) {
+        self.manufacturer = manufacturer
+        self.modelName = modelName
+        self.softwareVersion = softwareVersion
+        self.hardwareVersion = hardwareVersion
+        self.dataModelRoot = dataModelRoot
+        self.connectionRequestURL = connectionRequestURL
+        self.connection = connection
+    }
+}
+
+/// A parameter as the registry last saw it.
+public struct StoredParameter: Hashable, Sendable, Codable {
+    public var path: String
+    public var value: TypedValue?
+    public var writable: Bool?
+    public var updatedAt: Date
+
+    public init(path: String, value: TypedValue?, writable: Bool? = nil, updatedAt: Date) {
+        self.path = path
+        self.value = value
+        self.writable = writable
+        self.updatedAt = updatedAt
+    }
+}
+
+/// The life of a queued operation.
+public enum TaskState: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Waiting for the device.
+    case queued
+    /// Sent to the device; waiting for its answer.
+    case running
+    /// Completed with a result.
+    case done
+    /// Completed with a fault.
+    case faulted
+    /// Cancelled by an operator.
+    case cancelled
+    /// Not run before its expiry.
+    case expired
+
+    public var isFinal: Bool { self != .queued && self != .running }
+}
+
+/// A neutral operation queued for a device.
+public struct DeviceTask: Hashable, Sendable, Codable {
+    public var id: Int64
+    public var deviceID: Int64
+    public var operation: TandemCore.Operation
+    public var state: TaskState
+    public var attempts: Int
+    public var result: OperationResult?
+    public var fault: Fault?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var expiresAt: Date?
+}
+
+/// What happened, in an append-only log.
+public struct DeviceEvent: Hashable, Sendable, Codable {
+    public var id: Int64
+    public var deviceID: Int64?
+    public var at: Date
+    /// `inform`, `boot`, `bootstrap`, `fault`, `operator`, `task`, `link`, ...
+    public var kind: String
+    public var summary: String
+    /// Who caused it: `device`, `system`, or `token:NAME` for operator actions.
+    public var actor: String
+    public var detail: [String: String]
+
+    public init(id: Int64 = 0, deviceID: Int64?, at: Date, kind: String, summary: String, actor: String = "system", detail: [String: String] = [:]) {
+        self.id = id
+        self.deviceID = deviceID
+        self.at = at
+        self.kind = kind
+        self.summary = summary
+        self.actor = actor
+        self.detail = detail
+    }
+}
+
+/// Selects devices in listings.
+public struct DeviceFilter: Hashable, Sendable {
+    public var manufacturer: String?
+    public var productClass: String?
+    public var oui: String?
+    public var softwareVersion: String?
+    public var protocolSpoken: ManagementProtocol?
+    public var activeProtocol: ManagementProtocol?
+    public var tag: String?
+    /// Substring of any identifier or the serial number.
+    public var text: String?
+
+    public init(
+        manufacturer: String? = nil, productClass: String? = nil, oui: String? = nil, softwareVersion: String? = nil,
+        protocolSpoken: ManagementProtocol? = nil, activeProtocol: ManagementProtocol? = nil, tag: String? = nil, text: String? = nil
+    ) {
+        self.manufacturer = manufacturer
+        self.productClass = productClass
+        self.oui = oui
+        self.softwareVersion = softwareVersion
+        self.protocolSpoken = protocolSpoken
+        self.activeProtocol = activeProtocol
+        self.tag = tag
+        self.text = text
+    }
+}
+
+/// Keyset paging: the next page starts after the last id of the previous one.
+public struct Page: Hashable, Sendable {
+    public var limit: Int
+    public var after: Int64?
+
+    public init(limit: Int = 100, after: Int64? = nil) {
+        self.limit = max(1, min(limit, 10_000))
+        self.after = after
+    }
+}
+
+/// Figures for `/metrics`.
+public struct RegistryStatistics: Hashable, Sendable, Codable {
+    public var devices: Int
+    public var devicesByProtocol: [ManagementProtocol: Int]
+    public var parameters: Int
+    public var tasksByState: [TaskState: Int]
+    public var events: Int
+}

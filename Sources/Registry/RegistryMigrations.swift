@@ -1,0 +1,99 @@
+import GRDB
+
+/// The registry schema as named, append-only migrations. Never edit a migration that has shipped:
+/// add a new one. Tests open a database left at an earlier migration and upgrade it.
+enum RegistryMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+
+        migrator.registerMigration("v1-devices-parameters") { db in
+            try db.execute(sql: """
+                CREATE TABLE device (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    cwmpDeviceId TEXT UNIQUE,
+                    uspEndpointId TEXT UNIQUE,
+                    manufacturer TEXT NOT NULL DEFAULT '',
+                    oui TEXT NOT NULL DEFAULT '',
+                    productClass TEXT NOT NULL DEFAULT '',
+                    modelName TEXT NOT NULL DEFAULT '',
+                    serialNumber TEXT NOT NULL DEFAULT '',
+                    softwareVersion TEXT NOT NULL DEFAULT '',
+                    hardwareVersion TEXT NOT NULL DEFAULT '',
+                    protocols TEXT NOT NULL DEFAULT '',
+                    activeProtocol TEXT CHECK (activeProtocol IN ('cwmp', 'usp')),
+                    dataModelRoot TEXT NOT NULL DEFAULT '',
+                    lastContact REAL,
+                    connectionRequestUrl TEXT,
+                    connection TEXT NOT NULL DEFAULT '{}',
+                    createdAt REAL NOT NULL,
+                    updatedAt REAL NOT NULL
+                );
+                CREATE INDEX device_oui_serial ON device(oui, serialNumber);
+
+                -- Every name a device is known by (CWMP DeviceId, USP endpoint IDs, the os::/ops:: IDs
+                -- derived from its CWMP identity), so that lookup by any of them is one index probe.
+                CREATE TABLE deviceIdentifier (
+                    value TEXT PRIMARY KEY,
+                    deviceId INTEGER NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL CHECK (kind IN ('cwmp', 'usp', 'derived'))
+                ) WITHOUT ROWID;
+                CREATE INDEX deviceIdentifier_device ON deviceIdentifier(deviceId);
+
+                CREATE TABLE parameter (
+                    deviceId INTEGER NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+                    path TEXT NOT NULL,
+                    value TEXT,
+                    type TEXT,
+                    writable INTEGER,
+                    updatedAt REAL NOT NULL,
+                    PRIMARY KEY (deviceId, path)
+                ) WITHOUT ROWID;
+                """)
+        }
+
+        migrator.registerMigration("v2-tasks-events-tags") { db in
+            try db.execute(sql: """
+                CREATE TABLE task (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    deviceId INTEGER NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+                    name TEXT NOT NULL,
+                    operation TEXT NOT NULL,
+                    state TEXT NOT NULL
+                        CHECK (state IN ('queued', 'running', 'done', 'faulted', 'cancelled', 'expired')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    result TEXT,
+                    fault TEXT,
+                    createdAt REAL NOT NULL,
+                    updatedAt REAL NOT NULL,
+                    expiresAt REAL
+                );
+                CREATE INDEX task_device_state ON task(deviceId, state, id);
+
+                -- Append-only: no foreign key action may rewrite it, and triggers refuse changes.
+                CREATE TABLE event (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    deviceId INTEGER,
+                    at REAL NOT NULL,
+                    kind TEXT NOT NULL,
+                    summary TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    detail TEXT NOT NULL DEFAULT '{}'
+                );
+                CREATE INDEX event_device ON event(deviceId, id);
+                CREATE TRIGGER event_no_update BEFORE UPDATE ON event
+                    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+                CREATE TRIGGER event_no_delete BEFORE DELETE ON event
+                    BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+                CREATE TABLE deviceTag (
+                    deviceId INTEGER NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+                    tag TEXT NOT NULL,
+                    PRIMARY KEY (deviceId, tag)
+                ) WITHOUT ROWID;
+                CREATE INDEX deviceTag_tag ON deviceTag(tag);
+                """)
+        }
+
+        return migrator
+    }
+}

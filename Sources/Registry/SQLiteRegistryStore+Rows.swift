@@ -1,0 +1,221 @@
+import Foundation
+import GRDB
+import TandemCore
+
+/// Row mapping and the statements the write methods share. Every function here runs inside the
+/// caller's transaction.
+extension SQLiteRegistryStore {
+    static func deviceID(_ db: Database, identifier: String) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT deviceId FROM deviceIdentifier WHERE value = ?", arguments: [identifier])
+    }
+
+    /// A row with the same OUI and serial number (and product class, where both know one).
+    static func deviceIDByIdentity(_ db: Database, _ identity: CWMPDeviceID) throws -> Int64? {
+        try Int64.fetchOne(
+            db,
+            sql: """
+                SELECT id FROM device WHERE oui = ? AND serialNumber = ?
+                    AND (productClass = '' OR ? = '' OR productClass = ?)
+                ORDER BY id LIMIT 1
+                """,
+            arguments: [identity.oui, identity.serialNumber, identity.productClass, identity.productClass])
+    }
+
+    /// For an `os::`/`ops::` endpoint ID, a row whose CWMP identity it derives from.
+    static func deviceIDByDerivedEndpoint(_ db: Database, _ endpoint: EndpointID) throws -> Int64? {
+        guard let oui = endpoint.derivedOUI, let tail = endpoint.derivedTail else { return nil }
+        switch endpoint.scheme {
+        case .os:
+            return try Int64.fetchOne(
+                db, sql: "SELECT id FROM device WHERE oui = ? AND serialNumber = ? ORDER BY id LIMIT 1", arguments: [oui, tail])
+        case .ops:
+            return try Int64.fetchOne(
+                db, sql: "SELECT id FROM device WHERE oui = ? AND productClass || '-' || serialNumber = ? ORDER BY id LIMIT 1",
+                arguments: [oui, tail])
+        default:
+            return nil
+        }
+    }
+
+    static func insertDevice(_ db: Database, at: Date) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO device (createdAt, updatedAt) VALUES (?, ?)",
+            arguments: [at.timeIntervalSince1970, at.timeIntervalSince1970])
+        return db.lastInsertedRowID
+    }
+
+    static func apply(_ details: DeviceDetails, to id: Int64, adding proto: ManagementProtocol, db: Database) throws {
+        let current = try String.fetchOne(db, sql: "SELECT protocols FROM device WHERE id = ?", arguments: [id]) ?? ""
+        var protocols = Set(current.split(separator: ",").compactMap { ManagementProtocol(rawValue: String($0)) })
+        protocols.insert(proto)
+        let connection = try details.connection.map { try json($0) }
+        try db.execute(
+            sql: """
+                UPDATE device SET
+                    protocols = ?,
+                    manufacturer = COALESCE(?, manufacturer),
+                    modelName = COALESCE(?, modelName),
+                    softwareVersion = COALESCE(?, softwareVersion),
+                    hardwareVersion = COALESCE(?, hardwareVersion),
+                    dataModelRoot = COALESCE(?, dataModelRoot),
+                    connectionRequestUrl = COALESCE(?, connectionRequestUrl),
+                    connection = COALESCE(?, connection)
+                WHERE id = ?
+                """,
+            arguments: [
+                protocols.map(\.rawValue).sorted().joined(separator: ","), details.manufacturer, details.modelName,
+                details.softwareVersion, details.hardwareVersion, details.dataModelRoot, details.connectionRequestURL,
+                connection, id,
+            ])
+    }
+
+    static func addIdentifier(_ db: Database, _ value: String, kind: String, deviceID: Int64) throws {
+        // An identifier already held by another row stays with it: the first registration wins, and
+        // linking never silently moves a name between devices.
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO deviceIdentifier (value, deviceId, kind) VALUES (?, ?, ?)",
+            arguments: [value, deviceID, kind])
+    }
+
+    static func insertEvent(_ db: Database, _ event: DeviceEvent) throws {
+        try db.execute(
+            sql: "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            arguments: [event.deviceID, event.at.timeIntervalSince1970, event.kind, event.summary, event.actor, try json(event.detail)])
+    }
+
+    static func exists(_ db: Database, deviceID: Int64) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM device WHERE id = ?)", arguments: [deviceID]) ?? false
+    }
+
+    static func fetchDevice(_ db: Database, id: Int64) throws -> Device? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]) else { return nil }
+        return device(from: row, tags: try tags(db, deviceIDs: [id])[id] ?? [])
+    }
+
+    static func tags(_ db: Database, deviceIDs: [Int64]) throws -> [Int64: [String]] {
+        guard !deviceIDs.isEmpty else { return [:] }
+        var result: [Int64: [String]] = [:]
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT deviceId, tag FROM deviceTag WHERE deviceId IN (\(databaseQuestionMarks(count: deviceIDs.count))) ORDER BY tag",
+            arguments: StatementArguments(deviceIDs))
+        for row in rows { result[row["deviceId"], default: []].append(row["tag"]) }
+        return result
+    }
+
+    static func device(from row: Row, tags: [String]) -> Device {
+        let protocols: String = row["protocols"]
+        let lastContact: Double? = row["lastContact"]
+        let activeProtocol: String? = row["activeProtocol"]
+        return Device(
+            id: row["id"], cwmpDeviceID: row["cwmpDeviceId"], uspEndpointID: row["uspEndpointId"],
+            manufacturer: row["manufacturer"], oui: row["oui"], productClass: row["productClass"], modelName: row["modelName"],
+            serialNumber: row["serialNumber"], softwareVersion: row["softwareVersion"], hardwareVersion: row["hardwareVersion"],
+            protocols: Set(protocols.split(separator: ",").compactMap { ManagementProtocol(rawValue: String($0)) }),
+            activeProtocol: activeProtocol.flatMap(ManagementProtocol.init(rawValue:)),
+            dataModelRoot: row["dataModelRoot"],
+            lastContact: lastContact.map(Date.init(timeIntervalSince1970:)),
+            connectionRequestURL: row["connectionRequestUrl"],
+            connection: decode([String: String].self, row["connection"]) ?? [:],
+            tags: tags,
+            createdAt: Date(timeIntervalSince1970: row["createdAt"]),
+            updatedAt: Date(timeIntervalSince1970: row["updatedAt"]))
+    }
+
+    static func whereClause(for filter: DeviceFilter) -> (String, StatementArguments) {
+        var conditions: [String] = []
+        var arguments: StatementArguments = []
+        func equal(_ column: String, _ value: String?) {
+            guard let value else { return }
+            conditions.append("d.\(column) = ?")
+            arguments += [value]
+        }
+        equal("manufacturer", filter.manufacturer)
+        equal("productClass", filter.productClass)
+        equal("oui", filter.oui?.uppercased())
+        equal("softwareVersion", filter.softwareVersion)
+        equal("activeProtocol", filter.activeProtocol?.rawValue)
+        if let proto = filter.protocolSpoken {
+            conditions.append("(',' || d.protocols || ',') LIKE ?")
+            arguments += ["%,\(proto.rawValue),%"]
+        }
+        if let tag = filter.tag {
+            conditions.append("EXISTS (SELECT 1 FROM deviceTag t WHERE t.deviceId = d.id AND t.tag = ?)")
+            arguments += [tag]
+        }
+        if let text = filter.text, !text.isEmpty {
+            let pattern = "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_") + "%"
+            conditions.append(
+                "(d.cwmpDeviceId LIKE ? ESCAPE '\\' OR d.uspEndpointId LIKE ? ESCAPE '\\' OR d.serialNumber LIKE ? ESCAPE '\\')")
+            arguments += [pattern, pattern, pattern]
+        }
+        return (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "), arguments)
+    }
+
+    static func upsertParameters(_ db: Database, deviceID: Int64, _ parameters: [StoredParameter]) throws {
+        guard !parameters.isEmpty else { return }
+        // One prepared statement for the batch: the Inform and GetParameterValues hot path.
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO parameter (deviceId, path, value, type, writable, updatedAt) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (deviceId, path) DO UPDATE SET
+                    value = COALESCE(excluded.value, value),
+                    type = COALESCE(excluded.type, type),
+                    writable = COALESCE(excluded.writable, writable),
+                    updatedAt = excluded.updatedAt
+                """)
+        for parameter in parameters {
+            try statement.execute(arguments: [
+                deviceID, parameter.path, parameter.value?.lexical, parameter.value?.type.rawValue,
+                parameter.writable, parameter.updatedAt.timeIntervalSince1970,
+            ])
+        }
+    }
+
+    static func removeSubtree(_ db: Database, deviceID: Int64, prefix: String, keeping: Set<String>) throws {
+        let upper = prefixUpperBound(prefix)
+        if keeping.isEmpty {
+            try db.execute(
+                sql: "DELETE FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?", arguments: [deviceID, prefix, upper])
+            return
+        }
+        let existing = try String.fetchAll(
+            db, sql: "SELECT path FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?", arguments: [deviceID, prefix, upper])
+        let statement = try db.cachedStatement(sql: "DELETE FROM parameter WHERE deviceId = ? AND path = ?")
+        for path in existing where !keeping.contains(path) {
+            try statement.execute(arguments: [deviceID, path])
+        }
+    }
+
+    /// The smallest string greater than every string starting with `prefix`, for index range scans
+    /// (`path >= prefix AND path < upper`), which LIKE cannot use with arbitrary paths.
+    static func prefixUpperBound(_ prefix: String) -> String {
+        prefix + "\u{10FFFF}"
+    }
+
+    static func fetchTask(_ db: Database, id: Int64) throws -> DeviceTask? {
+        try Row.fetchOne(db, sql: "SELECT * FROM task WHERE id = ?", arguments: [id]).map(task(from:))
+    }
+
+    static func task(from row: Row) -> DeviceTask {
+        let expires: Double? = row["expiresAt"]
+        let operation = decode(TandemCore.Operation.self, row["operation"]) ?? .get(paths: [])
+        return DeviceTask(
+            id: row["id"], deviceID: row["deviceId"], operation: operation,
+            state: TaskState(rawValue: row["state"]) ?? .faulted, attempts: row["attempts"],
+            result: decode(OperationResult.self, row["result"]), fault: decode(Fault.self, row["fault"]),
+            createdAt: Date(timeIntervalSince1970: row["createdAt"]), updatedAt: Date(timeIntervalSince1970: row["updatedAt"]),
+            expiresAt: expires.map(Date.init(timeIntervalSince1970:)))
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String?) -> T? {
+        guard let text else { return nil }
+        return try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}

@@ -1,0 +1,393 @@
+import Foundation
+import GRDB
+import TandemCore
+
+/// The embedded registry: one SQLite file in WAL mode, through GRDB over the system libsqlite3.
+///
+/// GRDB's rule applies: open each database file once per process ("Connect to any database file only
+/// once"), which the composition root does.
+public final class SQLiteRegistryStore: RegistryStore {
+    private let pool: DatabasePool
+    /// The file this store writes.
+    public let path: String
+
+    /// The registry file's name under the data directory.
+    public static let fileName = "registry.sqlite"
+
+    /// Opens (creating if needed) `registry.sqlite` under `dataDirectory` and migrates it.
+    public convenience init(dataDirectory: String) throws {
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        try self.init(path: (dataDirectory as NSString).appendingPathComponent(Self.fileName))
+    }
+
+    /// Opens the database at `path` and applies every pending migration.
+    public init(path: String, upTo migration: String? = nil) throws {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(5)
+        configuration.label = "tandem.registry"
+        configuration.prepareDatabase { db in
+            // WAL with NORMAL sync is durable across process crashes; a power loss can lose the last
+            // transactions but never corrupts the file (SQLite WAL documentation).
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.path = path
+        if let migration {
+            try RegistryMigrations.migrator.migrate(pool, upTo: migration)
+        } else {
+            try RegistryMigrations.migrator.migrate(pool)
+        }
+    }
+
+    /// Names of the migrations this database has applied, oldest first.
+    public func appliedMigrations() throws -> [String] {
+        try pool.read { db in try RegistryMigrations.migrator.appliedMigrations(db) }
+    }
+
+    /// Every migration this version knows, oldest first.
+    public static var knownMigrations: [String] { RegistryMigrations.migrator.migrations }
+
+    /// The journal mode in force (`wal`).
+    public func journalMode() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+
+    // MARK: Devices
+
+    public func recordCWMPContact(_ identity: CWMPDeviceID, details: DeviceDetails, at: Date) async throws -> Device {
+        try await pool.write { db in
+            var linked = false
+            var deviceID = try Self.deviceID(db, identifier: identity.canonical)
+            if deviceID == nil {
+                for endpoint in identity.derivedEndpointIDs {
+                    if let found = try Self.deviceID(db, identifier: endpoint.lookupKey) {
+                        deviceID = found
+                        break
+                    }
+                }
+                if deviceID == nil { deviceID = try Self.deviceIDByIdentity(db, identity) }
+                linked = deviceID != nil
+            }
+            let id = try deviceID ?? Self.insertDevice(db, at: at)
+            try db.execute(
+                sql: """
+                    UPDATE device SET cwmpDeviceId = ?, oui = ?, productClass = ?, serialNumber = ?,
+                        manufacturer = CASE WHEN ? = '' THEN manufacturer ELSE ? END,
+                        activeProtocol = COALESCE(activeProtocol, 'cwmp'), lastContact = ?, updatedAt = ?
+                    WHERE id = ?
+                    """,
+                arguments: [identity.canonical, identity.oui, identity.productClass, identity.serialNumber,
+                            identity.manufacturer, identity.manufacturer, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
+            try Self.apply(details, to: id, adding: .cwmp, db: db)
+            try Self.addIdentifier(db, identity.canonical, kind: "cwmp", deviceID: id)
+            for endpoint in identity.derivedEndpointIDs {
+                try Self.addIdentifier(db, endpoint.lookupKey, kind: "derived", deviceID: id)
+            }
+            if deviceID == nil || linked {
+                try Self.insertEvent(db, DeviceEvent(
+                    deviceID: id, at: at, kind: linked ? "link" : "registered",
+                    summary: linked ? "CWMP device \(identity.canonical) linked to the existing USP agent" : "CWMP device \(identity.canonical) registered",
+                    actor: "device"))
+            }
+            return try Self.fetchDevice(db, id: id)!
+        }
+    }
+
+    public func recordUSPContact(_ endpoint: EndpointID, identity: CWMPDeviceID?, details: DeviceDetails, at: Date) async throws -> Device {
+        try await pool.write { db in
+            var deviceID = try Self.deviceID(db, identifier: endpoint.lookupKey)
+            var linked = false
+            if deviceID == nil {
+                if let identity {
+                    deviceID = try Self.deviceID(db, identifier: identity.canonical)
+                    if deviceID == nil { deviceID = try Self.deviceIDByIdentity(db, identity) }
+                }
+                if deviceID == nil { deviceID = try Self.deviceIDByDerivedEndpoint(db, endpoint) }
+                linked = deviceID != nil
+            }
+            let id = try deviceID ?? Self.insertDevice(db, at: at)
+            try db.execute(
+                sql: """
+                    UPDATE device SET uspEndpointId = ?, activeProtocol = COALESCE(activeProtocol, 'usp'),
+                        lastContact = ?, updatedAt = ?
+                    WHERE id = ?
+                    """,
+                arguments: [endpoint.rawValue, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
+            // Fill the identity fields a USP-only row lacks, from OnBoardRequest or the os::/ops:: ID.
+            if let identity {
+                try db.execute(
+                    sql: """
+                        UPDATE device SET oui = CASE WHEN oui = '' THEN ? ELSE oui END,
+                            productClass = CASE WHEN productClass = '' THEN ? ELSE productClass END,
+                            serialNumber = CASE WHEN serialNumber = '' THEN ? ELSE serialNumber END
+                        WHERE id = ?
+                        """,
+                    arguments: [identity.oui, identity.productClass, identity.serialNumber, id])
+            } else if endpoint.scheme == .os, let oui = endpoint.derivedOUI, let serial = endpoint.derivedTail {
+                try db.execute(
+                    sql: "UPDATE device SET oui = CASE WHEN oui = '' THEN ? ELSE oui END, serialNumber = CASE WHEN serialNumber = '' THEN ? ELSE serialNumber END WHERE id = ?",
+                    arguments: [oui, serial, id])
+            }
+            try Self.apply(details, to: id, adding: .usp, db: db)
+            try Self.addIdentifier(db, endpoint.lookupKey, kind: "usp", deviceID: id)
+            if deviceID == nil || linked {
+                try Self.insertEvent(db, DeviceEvent(
+                    deviceID: id, at: at, kind: linked ? "link" : "registered",
+                    summary: linked ? "USP agent \(endpoint) linked to the existing device" : "USP agent \(endpoint) registered",
+                    actor: "device"))
+            }
+            return try Self.fetchDevice(db, id: id)!
+        }
+    }
+
+    public func device(_ identifier: DeviceIdentifier) async throws -> Device? {
+        try await pool.read { db in
+            switch identifier {
+            case .registryID(let id):
+                return try Self.fetchDevice(db, id: id)
+            case .cwmp(let identity):
+                guard let id = try Self.deviceID(db, identifier: identity.canonical) else { return nil }
+                return try Self.fetchDevice(db, id: id)
+            case .endpoint(let endpoint):
+                guard let id = try Self.deviceID(db, identifier: endpoint.lookupKey) else { return nil }
+                return try Self.fetchDevice(db, id: id)
+            }
+        }
+    }
+
+    public func devices(matching filter: DeviceFilter, page: Page) async throws -> [Device] {
+        try await pool.read { db in
+            var (whereClause, arguments) = Self.whereClause(for: filter)
+            if let after = page.after {
+                whereClause += whereClause.isEmpty ? " WHERE " : " AND "
+                whereClause += "d.id > ?"
+                arguments += [after]
+            }
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT d.* FROM device d\(whereClause) ORDER BY d.id LIMIT ?",
+                arguments: arguments + [page.limit])
+            let tags = try Self.tags(db, deviceIDs: rows.map { $0["id"] })
+            return rows.map { Self.device(from: $0, tags: tags[$0["id"]] ?? []) }
+        }
+    }
+
+    public func countDevices(matching filter: DeviceFilter) async throws -> Int {
+        try await pool.read { db in
+            let (whereClause, arguments) = Self.whereClause(for: filter)
+            return try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device d\(whereClause)", arguments: arguments) ?? 0
+        }
+    }
+
+    public func updateTags(deviceID: Int64, adding: [String], removing: [String], actor: String) async throws -> [String] {
+        for tag in adding + removing {
+            guard !tag.isEmpty, tag.count <= 64, !tag.contains(where: { $0.isWhitespace || $0 == "," }) else {
+                throw RegistryError.invalidTag(tag)
+            }
+        }
+        return try await pool.write { db in
+            guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
+            for tag in adding {
+                try db.execute(sql: "INSERT OR IGNORE INTO deviceTag (deviceId, tag) VALUES (?, ?)", arguments: [deviceID, tag])
+            }
+            for tag in removing {
+                try db.execute(sql: "DELETE FROM deviceTag WHERE deviceId = ? AND tag = ?", arguments: [deviceID, tag])
+            }
+            var summary: [String] = []
+            if !adding.isEmpty { summary.append("added " + adding.joined(separator: ", ")) }
+            if !removing.isEmpty { summary.append("removed " + removing.joined(separator: ", ")) }
+            try Self.insertEvent(db, DeviceEvent(deviceID: deviceID, at: Date(), kind: "tags", summary: "tags " + summary.joined(separator: "; "), actor: actor))
+            return try String.fetchAll(db, sql: "SELECT tag FROM deviceTag WHERE deviceId = ? ORDER BY tag", arguments: [deviceID])
+        }
+    }
+
+    // MARK: Parameters
+
+    public func storeParameters(deviceID: Int64, _ parameters: [StoredParameter], replacingSubtree: String?) async throws {
+        try await pool.write { db in
+            if let subtree = replacingSubtree {
+                try Self.removeSubtree(db, deviceID: deviceID, prefix: subtree, keeping: Set(parameters.map(\.path)))
+            }
+            try Self.upsertParameters(db, deviceID: deviceID, parameters)
+        }
+    }
+
+    public func removeParameters(deviceID: Int64, under prefix: String) async throws {
+        try await pool.write { db in try Self.removeSubtree(db, deviceID: deviceID, prefix: prefix, keeping: []) }
+    }
+
+    public func parameters(deviceID: Int64, under prefix: String) async throws -> [StoredParameter] {
+        try await pool.read { db in
+            let rows: [Row]
+            if prefix.isEmpty {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM parameter WHERE deviceId = ? ORDER BY path", arguments: [deviceID])
+            } else {
+                rows = try Row.fetchAll(
+                    db, sql: "SELECT * FROM parameter WHERE deviceId = ? AND path >= ? AND path < ? ORDER BY path",
+                    arguments: [deviceID, prefix, Self.prefixUpperBound(prefix)])
+            }
+            return rows.map { row in
+                let type: String? = row["type"]
+                let text: String? = row["value"]
+                return StoredParameter(
+                    path: row["path"],
+                    value: text.map { TypedValue.lenient($0, type: type.flatMap(ValueType.init(rawValue:))) },
+                    writable: (row["writable"] as Int?).map { $0 != 0 },
+                    updatedAt: Date(timeIntervalSince1970: row["updatedAt"]))
+            }
+        }
+    }
+
+    // MARK: Tasks
+
+    public func enqueueTask(deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String) async throws -> DeviceTask {
+        let encoded = try Self.json(operation)
+        return try await pool.write { db in
+            guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
+            let now = Date().timeIntervalSince1970
+            try db.execute(
+                sql: "INSERT INTO task (deviceId, name, operation, state, createdAt, updatedAt, expiresAt) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
+                arguments: [deviceID, operation.name, encoded, now, now, expiresAt?.timeIntervalSince1970])
+            let id = db.lastInsertedRowID
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: deviceID, at: Date(timeIntervalSince1970: now), kind: "task",
+                summary: "task \(id) queued: \(operation.name)", actor: actor, detail: ["task": String(id)]))
+            return try Self.fetchTask(db, id: id)!
+        }
+    }
+
+    public func task(id: Int64) async throws -> DeviceTask? {
+        try await pool.read { db in try Self.fetchTask(db, id: id) }
+    }
+
+    public func tasks(deviceID: Int64, states: Set<TaskState>) async throws -> [DeviceTask] {
+        try await pool.read { db in
+            var sql = "SELECT * FROM task WHERE deviceId = ?"
+            var arguments: StatementArguments = [deviceID]
+            if !states.isEmpty {
+                sql += " AND state IN (\(databaseQuestionMarks(count: states.count)))"
+                arguments += StatementArguments(states.map(\.rawValue).sorted())
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY id DESC", arguments: arguments).map(Self.task(from:))
+        }
+    }
+
+    public func claimNextTask(deviceID: Int64, at: Date) async throws -> DeviceTask? {
+        try await pool.write { db in
+            let now = at.timeIntervalSince1970
+            try db.execute(
+                sql: "UPDATE task SET state = 'expired', updatedAt = ? WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ?",
+                arguments: [now, deviceID, now])
+            guard let id = try Int64.fetchOne(
+                db, sql: "SELECT id FROM task WHERE deviceId = ? AND state = 'queued' ORDER BY id LIMIT 1", arguments: [deviceID])
+            else { return nil }
+            try db.execute(
+                sql: "UPDATE task SET state = 'running', attempts = attempts + 1, updatedAt = ? WHERE id = ?", arguments: [now, id])
+            return try Self.fetchTask(db, id: id)
+        }
+    }
+
+    public func completeTask(id: Int64, result: OperationResult, parameters: [StoredParameter], at: Date) async throws {
+        let encoded = try Self.json(result)
+        try await pool.write { db in
+            guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
+                throw RegistryError.taskNotFound(id)
+            }
+            try db.execute(
+                sql: "UPDATE task SET state = 'done', result = ?, fault = NULL, updatedAt = ? WHERE id = ?",
+                arguments: [encoded, at.timeIntervalSince1970, id])
+            try Self.upsertParameters(db, deviceID: deviceID, parameters)
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: deviceID, at: at, kind: "task", summary: "task \(id) done", actor: "device", detail: ["task": String(id)]))
+        }
+    }
+
+    public func failTask(id: Int64, fault: Fault, retry: Bool, at: Date) async throws {
+        let encoded = try Self.json(fault)
+        try await pool.write { db in
+            guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
+                throw RegistryError.taskNotFound(id)
+            }
+            try db.execute(
+                sql: "UPDATE task SET state = ?, fault = ?, updatedAt = ? WHERE id = ?",
+                arguments: [retry ? TaskState.queued.rawValue : TaskState.faulted.rawValue, encoded, at.timeIntervalSince1970, id])
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: deviceID, at: at, kind: "fault", summary: "task \(id) \(retry ? "will retry after" : "failed with") \(fault)",
+                actor: "device", detail: ["task": String(id), "category": fault.category.rawValue]))
+        }
+    }
+
+    public func cancelTask(id: Int64, actor: String, at: Date) async throws -> Bool {
+        try await pool.write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT deviceId, state FROM task WHERE id = ?", arguments: [id]) else {
+                throw RegistryError.taskNotFound(id)
+            }
+            let state = TaskState(rawValue: row["state"]) ?? .done
+            guard !state.isFinal else { return false }
+            try db.execute(sql: "UPDATE task SET state = 'cancelled', updatedAt = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: row["deviceId"], at: at, kind: "task", summary: "task \(id) cancelled", actor: actor, detail: ["task": String(id)]))
+            return true
+        }
+    }
+
+    // MARK: Events
+
+    public func appendEvent(_ event: DeviceEvent) async throws {
+        try await pool.write { db in try Self.insertEvent(db, event) }
+    }
+
+    public func events(deviceID: Int64?, limit: Int) async throws -> [DeviceEvent] {
+        try await pool.read { db in
+            let rows: [Row]
+            if let deviceID {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM event WHERE deviceId = ? ORDER BY id DESC LIMIT ?", arguments: [deviceID, limit])
+            } else {
+                rows = try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY id DESC LIMIT ?", arguments: [limit])
+            }
+            return rows.map { row in
+                DeviceEvent(
+                    id: row["id"], deviceID: row["deviceId"], at: Date(timeIntervalSince1970: row["at"]), kind: row["kind"],
+                    summary: row["summary"], actor: row["actor"], detail: Self.decode([String: String].self, row["detail"]) ?? [:])
+            }
+        }
+    }
+
+    // MARK: Health
+
+    public func statistics() async throws -> RegistryStatistics {
+        try await pool.read { db in
+            var byProtocol: [ManagementProtocol: Int] = [:]
+            for proto in ManagementProtocol.allCases {
+                byProtocol[proto] = try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM device WHERE activeProtocol = ?", arguments: [proto.rawValue]) ?? 0
+            }
+            var byState: [TaskState: Int] = [:]
+            for state in TaskState.allCases { byState[state] = 0 }
+            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM task GROUP BY state") {
+                if let state = TaskState(rawValue: row["state"]) { byState[state] = row["n"] }
+            }
+            return RegistryStatistics(
+                devices: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device") ?? 0,
+                devicesByProtocol: byProtocol,
+                parameters: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM parameter") ?? 0,
+                tasksByState: byState,
+                events: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM event") ?? 0)
+        }
+    }
+}
+
+/// Registry failures that callers can act on.
+public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
+    case deviceNotFound(Int64)
+    case taskNotFound(Int64)
+    case invalidTag(String)
+
+    public var description: String {
+        switch self {
+        case .deviceNotFound(let id): "no device with registry id \(id)"
+        case .taskNotFound(let id): "no task with id \(id)"
+        case .invalidTag(let tag): "invalid tag \"\(tag)\": tags are 1 to 64 characters without spaces or commas"
+        }
+    }
+}
