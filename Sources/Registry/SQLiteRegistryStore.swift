@@ -57,9 +57,12 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func recordCWMPContact(_ identity: CWMPDeviceID, details: DeviceDetails, at: Date) async throws -> Device {
         try await pool.write { db in
-            var linked = false
             var deviceID = try Self.deviceID(db, identifier: identity.canonical)
-            if deviceID == nil {
+            var linked = false
+            if let id = deviceID {
+                // Found through an identifier derived earlier: the row exists but had no CWMP side yet.
+                linked = try String.fetchOne(db, sql: "SELECT cwmpDeviceId FROM device WHERE id = ?", arguments: [id]) == nil
+            } else {
                 for endpoint in identity.derivedEndpointIDs {
                     if let found = try Self.deviceID(db, identifier: endpoint.lookupKey) {
                         deviceID = found
@@ -98,7 +101,10 @@ public final class SQLiteRegistryStore: RegistryStore {
         try await pool.write { db in
             var deviceID = try Self.deviceID(db, identifier: endpoint.lookupKey)
             var linked = false
-            if deviceID == nil {
+            if let id = deviceID {
+                // Found through the os::/ops:: ID derived from a CWMP identity: the agent is new.
+                linked = try String.fetchOne(db, sql: "SELECT uspEndpointId FROM device WHERE id = ?", arguments: [id]) == nil
+            } else {
                 if let identity {
                     deviceID = try Self.deviceID(db, identifier: identity.canonical)
                     if deviceID == nil { deviceID = try Self.deviceIDByIdentity(db, identity) }

@@ -58,6 +58,12 @@ import TandemCore
         #expect(id.derivedEndpointIDs.map(\.rawValue) == ["os::00256D-0123456789", "ops::00256D-STB-0123456789"])
         let noClass = try CWMPDeviceID(oui: "00256D", serialNumber: "0123456789")
         #expect(noClass.derivedEndpointIDs.map(\.rawValue) == ["os::00256D-0123456789"])
+        // '-' is an unreserved instance-id character and stays; a space is percent-encoded.
+        let dashed = try CWMPDeviceID(oui: "00d09e", productClass: "HG-8245", serialNumber: "SN 1")
+        #expect(dashed.derivedEndpointIDs.map(\.rawValue) == ["os::00D09E-SN%201", "ops::00D09E-HG-8245-SN%201"])
+        for derived in dashed.derivedEndpointIDs {
+            #expect(try EndpointID(derived.rawValue) == derived)
+        }
     }
 }
 

@@ -73,14 +73,14 @@ public struct CWMPDeviceID: Hashable, Sendable, Codable, CustomStringConvertible
 
     /// The USP endpoint IDs an agent on this device would derive from the same identity
     /// (TR-369 R-ARC.2a: `os::OUI-SerialNumber` and `ops::OUI-ProductClass-SerialNumber`).
+    /// `-` is an unreserved instance-id character (R-ARC.5), so it stays as it is; everything else
+    /// outside ALPHA / DIGIT / `.` / `_` is percent-encoded.
     public var derivedEndpointIDs: [EndpointID] {
-        var ids = [EndpointID(uncheckedScheme: .os, authority: "", instance: "\(oui)-\(PercentCoding.encode(serialNumber))")]
+        let serial = PercentCoding.encode(serialNumber, keepDash: true)
+        var ids = [EndpointID(uncheckedScheme: .os, authority: "", instance: "\(oui)-\(serial)")]
         if !productClass.isEmpty {
             ids.append(EndpointID(
-                uncheckedScheme: .ops,
-                authority: "",
-                instance: "\(oui)-\(PercentCoding.encode(productClass))-\(PercentCoding.encode(serialNumber))"
-            ))
+                uncheckedScheme: .ops, authority: "", instance: "\(oui)-\(PercentCoding.encode(productClass, keepDash: true))-\(serial)"))
         }
         return ids
     }

@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import Logging
+import Registry
+
+/// Routes of the API listener that need no token: liveness and metrics for monitoring systems.
+struct APIRoutes: Sendable {
+    let registry: any RegistryStore
+    let metrics: ServerMetrics
+    let logger: Logger
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in try await health() }
+        router.get("/metrics") { _, _ in try await prometheus() }
+    }
+
+    /// `{"status": "ok", "version": "...", "registry": "ok"}`; 503 with the reason when the registry
+    /// cannot be read.
+    func health() async throws -> Response {
+        var body: [String: String] = ["version": TandemServer.version]
+        let status: HTTPResponse.Status
+        do {
+            _ = try await registry.countDevices(matching: DeviceFilter())
+            body["status"] = "ok"
+            body["registry"] = "ok"
+            status = .ok
+        } catch {
+            logger.error("health check: registry unavailable", metadata: ["error": "\(error)"])
+            body["status"] = "unavailable"
+            body["registry"] = "\(error)"
+            status = .serviceUnavailable
+        }
+        return try jsonResponse(body, status: status)
+    }
+
+    /// Prometheus text exposition format 0.0.4.
+    func prometheus() async throws -> Response {
+        let statistics = try await registry.statistics()
+        let text = metrics.render(statistics: statistics, process: ProcessFigures.current())
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))
+    }
+}
+
+/// A JSON response with sorted keys.
+func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+}

@@ -1,0 +1,70 @@
+import Logging
+
+/// Everything `tandem serve` needs, with defaults. Each key is documented in the README
+/// ("Configuration") in the same order; `config.example.json` sets every one of them.
+public struct TandemConfiguration: Hashable, Sendable {
+    /// `dataDirectory`: where the registry file (`registry.sqlite`) lives. Relative paths are
+    /// relative to the working directory.
+    public var dataDirectory: String = "data"
+
+    /// `log.level`: trace, debug, info, notice, warning, error or critical.
+    public var logLevel: Logger.Level = .info
+
+    public var cwmp = CWMP()
+    public var api = API()
+    public var usp = USP()
+
+    /// `policyFile`: the provisioning and migration policy file (YAML or JSON); none by default.
+    public var policyFile: String?
+
+    public init() {}
+
+    /// The CWMP (TR-069) front end.
+    public struct CWMP: Hashable, Sendable {
+        /// `cwmp.listen`: where CPEs POST (7547 is IANA's CWMP port).
+        public var listen = ListenAddress(host: "0.0.0.0", port: 7547)
+        /// `cwmp.auth.mode`: `digest` (default), `basic` (only sensible over TLS, TR-069 3.4.4) or
+        /// `open`, which must be chosen explicitly.
+        public var authMode: CWMPAuthMode = .digest
+        /// `cwmp.auth.usernameTemplate` / `cwmp.auth.passwordTemplate`: credentials for devices
+        /// without stored ones, with `{oui}`, `{productClass}`, `{serialNumber}` and `{deviceId}`
+        /// placeholders. No password template means devices need stored credentials.
+        public var usernameTemplate = "{deviceId}"
+        public var passwordTemplate: String?
+        /// `cwmp.maxBodyBytes`: largest SOAP envelope accepted (TR-069 requires at least 32 KiB).
+        public var maxBodyBytes = 4 * 1024 * 1024
+        /// `cwmp.sessionTimeoutSeconds`: a session with no request for this long is closed.
+        public var sessionTimeoutSeconds = 30
+        /// `cwmp.maxConcurrentSessions`: above this, new sessions get 503 with Retry-After.
+        public var maxConcurrentSessions = 10_000
+    }
+
+    /// The REST API (and `/healthz`, `/metrics`).
+    public struct API: Hashable, Sendable {
+        /// `api.listen`: where the REST API listens; loopback by default.
+        public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
+    }
+
+    /// The USP (TR-369) controller.
+    public struct USP: Hashable, Sendable {
+        /// `usp.endpointId`: the controller's own endpoint ID (TR-369 section 2.2).
+        public var endpointID = "self::tandem-controller"
+        /// `usp.websocket.listen`: the WebSocket MTP server; null turns it off.
+        public var webSocketListen: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 8081)
+        /// `usp.websocket.path`: the HTTP path agents connect to.
+        public var webSocketPath = "/usp"
+        /// `usp.mqtt.broker`: `mqtt://host:port` or `mqtts://host:port`; null turns MQTT off.
+        public var mqttBroker: BrokerURL?
+        /// `usp.mqtt.topic`: the topic the controller subscribes to; agents publish to it.
+        public var mqttTopic = "usp/controller/tandem"
+        /// `usp.stomp.broker`: `stomp://host:port` or `stomps://host:port`; null turns STOMP off.
+        public var stompBroker: BrokerURL?
+        /// `usp.stomp.destination`: the destination the controller subscribes to.
+        public var stompDestination = "/queue/usp.controller.tandem"
+    }
+}
+
+/// How CPEs authenticate to the CWMP front end.
+public enum CWMPAuthMode: String, Hashable, Sendable, CaseIterable {
+    case open, basic, digest
+}

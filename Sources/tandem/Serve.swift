@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TandemServer
+
+extension Tandem {
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the server: CWMP front end, USP controller and REST API.")
+
+        @OptionGroup var options: ConfigurationOptions
+
+        @Option(help: ArgumentHelp("CWMP listener (overrides cwmp.listen).", valueName: "host:port"))
+        var cwmpListen: String?
+
+        @Option(help: ArgumentHelp("REST API listener (overrides api.listen).", valueName: "host:port"))
+        var apiListen: String?
+
+        @Option(name: .customLong("usp-ws-listen"), help: ArgumentHelp("USP WebSocket MTP listener (overrides usp.websocket.listen).", valueName: "host:port"))
+        var uspWebSocketListen: String?
+
+        @Option(help: ArgumentHelp("MQTT broker for the USP MQTT MTP (overrides usp.mqtt.broker).", valueName: "mqtt://host:port"))
+        var mqttBroker: String?
+
+        @Option(help: ArgumentHelp("Log level (overrides log.level).", valueName: "level"))
+        var logLevel: String?
+
+        func run() async throws {
+            let configuration = try options.load { configuration throws(ConfigurationError) in
+                func flag<T>(_ name: String, _ value: String?, _ parse: (String) throws(ConfigurationError) -> T) throws(ConfigurationError) -> T? {
+                    guard let value else { return nil }
+                    do { return try parse(value) } catch { throw ConfigurationError(key: name, source: "command line", error.message) }
+                }
+                if let value = try flag("--cwmp-listen", cwmpListen, ListenAddress.init(parsing:)) { configuration.cwmp.listen = value }
+                if let value = try flag("--api-listen", apiListen, ListenAddress.init(parsing:)) { configuration.api.listen = value }
+                if let value = try flag("--usp-ws-listen", uspWebSocketListen, ListenAddress.init(parsing:)) { configuration.usp.webSocketListen = value }
+                if let value = try flag("--mqtt-broker", mqttBroker, { text throws(ConfigurationError) in
+                    try BrokerURL(parsing: text, schemes: ["mqtt": 1883, "mqtts": 8883])
+                }) {
+                    configuration.usp.mqttBroker = value
+                }
+                if let logLevel {
+                    guard let level = Logger.Level(rawValue: logLevel) else {
+                        throw ConfigurationError(key: "--log-level", source: "command line", "unknown level \"\(logLevel)\"")
+                    }
+                    configuration.logLevel = level
+                }
+            }
+            let level = configuration.logLevel
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "tandem")
+            let server: TandemServer
+            do {
+                server = try TandemServer(configuration: configuration, logger: logger)
+            } catch {
+                printError("tandem: cannot open the registry under \(configuration.dataDirectory): \(error)")
+                throw ExitCode.failure
+            }
+            try await server.run { name, address in
+                // Unbuffered, so that scripts waiting for this line see it at once.
+                FileHandle.standardOutput.write(Data("tandem: \(name) listening on \(address)\n".utf8))
+            }
+        }
+    }
+}
