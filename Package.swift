@@ -20,6 +20,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -64,6 +65,13 @@ let package = Package(
         .target(
             name: "MTPSTOMP",
             dependencies: ["MTP", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: HTTP authentication shared by the ACS, its connection requests and the simulator
+        .target(
+            name: "HTTPAuthentication",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -118,6 +126,7 @@ let package = Package(
             dependencies: ["Registry", "TandemCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "HTTPAuthenticationTests", dependencies: ["HTTPAuthentication"], swiftSettings: swiftSettings),
         .testTarget(name: "CWMPTests", dependencies: ["CWMP", "TandemCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "USPTests",
