@@ -21,6 +21,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.30.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -84,7 +85,11 @@ let package = Package(
         .target(name: "Policy", dependencies: ["TandemCore"], swiftSettings: swiftSettings),
         .target(
             name: "Engine",
-            dependencies: ["TandemCore", "CWMP", "USP", "Registry", "Policy", "MTP"],
+            dependencies: [
+                "TandemCore", "CWMP", "USP", "Registry", "Policy", "MTP", "HTTPAuthentication",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 

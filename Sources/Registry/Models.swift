@@ -170,3 +170,46 @@ public struct RegistryStatistics: Hashable, Sendable, Codable {
     public var tasksByState: [TaskState: Int]
     public var events: Int
 }
+
+/// What an Inform tells the registry.
+public struct InformRecord: Sendable {
+    public var identity: CWMPDeviceID
+    public var details: DeviceDetails
+    /// Event codes as sent (`0 BOOTSTRAP`, `1 BOOT`, `M Reboot`, ...).
+    public var eventCodes: [String]
+    public var parameters: [StoredParameter]
+    public var remoteAddress: String?
+    public var retryCount: Int
+
+    public init(identity: CWMPDeviceID, details: DeviceDetails, eventCodes: [String], parameters: [StoredParameter], remoteAddress: String? = nil, retryCount: Int = 0) {
+        self.identity = identity
+        self.details = details
+        self.eventCodes = eventCodes
+        self.parameters = parameters
+        self.remoteAddress = remoteAddress
+        self.retryCount = retryCount
+    }
+}
+
+/// Which credentials of a device.
+public enum CredentialPurpose: String, Hashable, Sendable, CaseIterable {
+    /// What the CPE presents to Tandem (ManagementServer.Username / Password).
+    case cpe
+    /// What Tandem presents on Connection Requests (ConnectionRequestUsername / Password).
+    case connectionRequest
+}
+
+/// A device's stored credentials. Never logged.
+public struct DeviceCredentials: Hashable, Sendable, CustomStringConvertible {
+    public var deviceID: Int64
+    public var username: String
+    public var password: String
+
+    public init(deviceID: Int64, username: String, password: String) {
+        self.deviceID = deviceID
+        self.username = username
+        self.password = password
+    }
+
+    public var description: String { "credentials(device \(deviceID), user \(username), password ***)" }
+}

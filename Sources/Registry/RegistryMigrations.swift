@@ -94,6 +94,22 @@ enum RegistryMigrations {
                 """)
         }
 
+        migrator.registerMigration("v3-credentials") { db in
+            try db.execute(sql: """
+                -- Credentials per device: what the CPE presents to Tandem ('cpe') and what Tandem
+                -- presents on Connection Requests ('connectionRequest'). Digest needs the password
+                -- itself, so it is stored; the registry file is created readable by its owner only.
+                CREATE TABLE deviceCredential (
+                    deviceId INTEGER NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+                    purpose TEXT NOT NULL CHECK (purpose IN ('cpe', 'connectionRequest')),
+                    username TEXT NOT NULL,
+                    password TEXT NOT NULL,
+                    PRIMARY KEY (deviceId, purpose)
+                ) WITHOUT ROWID;
+                CREATE UNIQUE INDEX deviceCredential_cpe_username ON deviceCredential(username) WHERE purpose = 'cpe';
+                """)
+        }
+
         return migrator
     }
 }

@@ -14,6 +14,10 @@ public protocol RegistryStore: Sendable {
     /// existing USP row whose endpoint ID derives from the same identity (TR-369 R-ARC.2a).
     func recordCWMPContact(_ identity: CWMPDeviceID, details: DeviceDetails, at: Date) async throws -> Device
 
+    /// Records an Inform in one transaction: the device row (created or linked), the parameters it
+    /// carried, the event in the log; on `0 BOOTSTRAP`, first forgets every stored parameter.
+    func recordInform(_ inform: InformRecord, at: Date) async throws -> Device
+
     /// Records a contact from a USP agent, linking it with an existing CWMP row when its `os::`/`ops::`
     /// ID, or the OUI and serial number it reports, match.
     func recordUSPContact(
@@ -30,6 +34,16 @@ public protocol RegistryStore: Sendable {
 
     /// Adds and removes tags; returns the device's tags afterwards.
     func updateTags(deviceID: Int64, adding: [String], removing: [String], actor: String) async throws -> [String]
+
+    // MARK: Credentials
+
+    /// Stores the credentials for `purpose`, replacing earlier ones.
+    func setCredentials(deviceID: Int64, purpose: CredentialPurpose, username: String, password: String, actor: String) async throws
+
+    func credentials(deviceID: Int64, purpose: CredentialPurpose) async throws -> DeviceCredentials?
+
+    /// The device whose CPE credentials have this username.
+    func cpeCredentials(username: String) async throws -> DeviceCredentials?
 
     // MARK: Parameters
 

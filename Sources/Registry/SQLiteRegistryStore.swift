@@ -31,6 +31,11 @@ public final class SQLiteRegistryStore: RegistryStore {
             // transactions but never corrupts the file (SQLite WAL documentation).
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        // The registry holds device credentials: readable by its owner only. SQLite gives the WAL and
+        // shared-memory files the database file's permissions.
+        if !FileManager.default.fileExists(atPath: path) {
+            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.path = path
         if let migration {
@@ -57,43 +62,104 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func recordCWMPContact(_ identity: CWMPDeviceID, details: DeviceDetails, at: Date) async throws -> Device {
         try await pool.write { db in
-            var deviceID = try Self.deviceID(db, identifier: identity.canonical)
-            var linked = false
-            if let id = deviceID {
-                // Found through an identifier derived earlier: the row exists but had no CWMP side yet.
-                linked = try String.fetchOne(db, sql: "SELECT cwmpDeviceId FROM device WHERE id = ?", arguments: [id]) == nil
-            } else {
-                for endpoint in identity.derivedEndpointIDs {
-                    if let found = try Self.deviceID(db, identifier: endpoint.lookupKey) {
-                        deviceID = found
-                        break
-                    }
-                }
-                if deviceID == nil { deviceID = try Self.deviceIDByIdentity(db, identity) }
-                linked = deviceID != nil
+            let id = try Self.upsertCWMPDevice(db, identity, details: details, at: at)
+            return try Self.fetchDevice(db, id: id)!
+        }
+    }
+
+    public func recordInform(_ inform: InformRecord, at: Date) async throws -> Device {
+        try await pool.write { db in
+            let id = try Self.upsertCWMPDevice(db, inform.identity, details: inform.details, at: at)
+            if inform.eventCodes.contains("0 BOOTSTRAP") {
+                // TR-069 A.3.3.1: BOOTSTRAP means a new installation or a factory reset; what Tandem
+                // believed about the device's data model no longer holds.
+                try Self.removeSubtree(db, deviceID: id, prefix: "", keeping: [])
             }
-            let id = try deviceID ?? Self.insertDevice(db, at: at)
+            try Self.upsertParameters(db, deviceID: id, inform.parameters)
+            var detail = ["events": inform.eventCodes.joined(separator: ", ")]
+            if let address = inform.remoteAddress { detail["remoteAddress"] = address }
+            if inform.retryCount > 0 { detail["retryCount"] = String(inform.retryCount) }
+            let kind = inform.eventCodes.contains("0 BOOTSTRAP") ? "bootstrap" : inform.eventCodes.contains("1 BOOT") ? "boot" : "inform"
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: id, at: at, kind: kind, summary: "Inform: " + (inform.eventCodes.isEmpty ? "no events" : inform.eventCodes.joined(separator: ", ")),
+                actor: "device", detail: detail))
+            return try Self.fetchDevice(db, id: id)!
+        }
+    }
+
+    /// Creates or updates the row of a CWMP device and links it; returns its id.
+    static func upsertCWMPDevice(_ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date) throws -> Int64 {
+        var deviceID = try Self.deviceID(db, identifier: identity.canonical)
+        var linked = false
+        if let id = deviceID {
+            // Found through an identifier derived earlier: the row exists but had no CWMP side yet.
+            linked = try String.fetchOne(db, sql: "SELECT cwmpDeviceId FROM device WHERE id = ?", arguments: [id]) == nil
+        } else {
+            for endpoint in identity.derivedEndpointIDs {
+                if let found = try Self.deviceID(db, identifier: endpoint.lookupKey) {
+                    deviceID = found
+                    break
+                }
+            }
+            if deviceID == nil { deviceID = try Self.deviceIDByIdentity(db, identity) }
+            linked = deviceID != nil
+        }
+        let id = try deviceID ?? Self.insertDevice(db, at: at)
+        try db.execute(
+            sql: """
+                UPDATE device SET cwmpDeviceId = ?, oui = ?, productClass = ?, serialNumber = ?,
+                    manufacturer = CASE WHEN ? = '' THEN manufacturer ELSE ? END,
+                    activeProtocol = COALESCE(activeProtocol, 'cwmp'), lastContact = ?, updatedAt = ?
+                WHERE id = ?
+                """,
+            arguments: [identity.canonical, identity.oui, identity.productClass, identity.serialNumber,
+                        identity.manufacturer, identity.manufacturer, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
+        try Self.apply(details, to: id, adding: .cwmp, db: db)
+        try Self.addIdentifier(db, identity.canonical, kind: "cwmp", deviceID: id)
+        for endpoint in identity.derivedEndpointIDs {
+            try Self.addIdentifier(db, endpoint.lookupKey, kind: "derived", deviceID: id)
+        }
+        if deviceID == nil || linked {
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: id, at: at, kind: linked ? "link" : "registered",
+                summary: linked ? "CWMP device \(identity.canonical) linked to the existing USP agent" : "CWMP device \(identity.canonical) registered",
+                actor: "device"))
+        }
+        return id
+    }
+
+    // MARK: Credentials
+
+    public func setCredentials(deviceID: Int64, purpose: CredentialPurpose, username: String, password: String, actor: String) async throws {
+        try await pool.write { db in
+            guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             try db.execute(
                 sql: """
-                    UPDATE device SET cwmpDeviceId = ?, oui = ?, productClass = ?, serialNumber = ?,
-                        manufacturer = CASE WHEN ? = '' THEN manufacturer ELSE ? END,
-                        activeProtocol = COALESCE(activeProtocol, 'cwmp'), lastContact = ?, updatedAt = ?
-                    WHERE id = ?
+                    INSERT INTO deviceCredential (deviceId, purpose, username, password) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (deviceId, purpose) DO UPDATE SET username = excluded.username, password = excluded.password
                     """,
-                arguments: [identity.canonical, identity.oui, identity.productClass, identity.serialNumber,
-                            identity.manufacturer, identity.manufacturer, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
-            try Self.apply(details, to: id, adding: .cwmp, db: db)
-            try Self.addIdentifier(db, identity.canonical, kind: "cwmp", deviceID: id)
-            for endpoint in identity.derivedEndpointIDs {
-                try Self.addIdentifier(db, endpoint.lookupKey, kind: "derived", deviceID: id)
-            }
-            if deviceID == nil || linked {
-                try Self.insertEvent(db, DeviceEvent(
-                    deviceID: id, at: at, kind: linked ? "link" : "registered",
-                    summary: linked ? "CWMP device \(identity.canonical) linked to the existing USP agent" : "CWMP device \(identity.canonical) registered",
-                    actor: "device"))
-            }
-            return try Self.fetchDevice(db, id: id)!
+                arguments: [deviceID, purpose.rawValue, username, password])
+            // The event names the change, never the secret.
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: deviceID, at: Date(), kind: "credentials", summary: "\(purpose.rawValue) credentials set for user \(username)", actor: actor))
+        }
+    }
+
+    public func credentials(deviceID: Int64, purpose: CredentialPurpose) async throws -> DeviceCredentials? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT username, password FROM deviceCredential WHERE deviceId = ? AND purpose = ?",
+                arguments: [deviceID, purpose.rawValue]
+            ).map { DeviceCredentials(deviceID: deviceID, username: $0["username"], password: $0["password"]) }
+        }
+    }
+
+    public func cpeCredentials(username: String) async throws -> DeviceCredentials? {
+        try await pool.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT deviceId, username, password FROM deviceCredential WHERE purpose = 'cpe' AND username = ?",
+                arguments: [username]
+            ).map { DeviceCredentials(deviceID: $0["deviceId"], username: $0["username"], password: $0["password"]) }
         }
     }
 
