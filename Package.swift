@@ -28,6 +28,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
@@ -56,8 +58,22 @@ let package = Package(
         ),
 
         // MARK: Message transfer protocols (USP MTPs), each behind `MessageTransport`
-        .target(name: "MTP", dependencies: ["TandemCore"], swiftSettings: swiftSettings),
-        .target(name: "MTPWebSocket", dependencies: ["MTP"], swiftSettings: swiftSettings),
+        .target(
+            name: "MTP",
+            dependencies: ["TandemCore", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "MTPWebSocket",
+            dependencies: [
+                "MTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MTPMQTT",
             dependencies: ["MTP", "CMosquitto", .product(name: "Logging", package: "swift-log")],
@@ -65,7 +81,13 @@ let package = Package(
         ),
         .target(
             name: "MTPSTOMP",
-            dependencies: ["MTP", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "MTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -136,6 +158,22 @@ let package = Package(
         .testTarget(
             name: "USPTests",
             dependencies: ["USP", "TandemCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MTPWebSocketTests",
+            dependencies: [
+                "MTPWebSocket", "MTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "MTPMQTTTests", dependencies: ["MTPMQTT", "MTP"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MTPSTOMPTests",
+            dependencies: ["MTPSTOMP", "MTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

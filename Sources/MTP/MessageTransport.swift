@@ -1,15 +1,37 @@
+import ServiceLifecycle
+
 /// A USP Message Transfer Protocol (TR-369 section 4): carries USP Records between the controller
 /// and agents. Each MTP (WebSocket, MQTT, STOMP) is one adapter behind this protocol; the engine
 /// never sees which one a record came over, only the `MTPAddress` to answer on.
-public protocol MessageTransport: Sendable {
+///
+/// A transport is a `Service`: `run()` connects (or listens), keeps the connection up with
+/// reconnection and backoff, and returns when the service group shuts down gracefully or the task is
+/// cancelled.
+public protocol MessageTransport: Service {
     /// The MTP's name in logs and metrics (`websocket`, `mqtt`, `stomp`).
     var name: String { get }
 
-    /// Records as they arrive, with where to send answers.
-    var inbound: AsyncStream<InboundRecord> { get }
+    /// What happens on the transport, in order: records as they arrive, peers coming and going,
+    /// the transport's own link to its broker going up and down.
+    var events: AsyncStream<TransportEvent> { get }
 
-    /// Sends one serialized USP Record to `destination`.
+    /// Sends one serialized USP Record to `destination`. Throws when it cannot be handed to the MTP
+    /// (no connection to that peer, broker down, record too large).
     func send(_ record: [UInt8], to destination: MTPAddress) async throws
+}
+
+/// Something a transport reports.
+public enum TransportEvent: Sendable {
+    /// A record arrived.
+    case record(InboundRecord)
+    /// A peer connected (WebSocket) or made itself known; `endpointID` is set when the MTP said it.
+    case peerConnected(MTPAddress)
+    /// A peer's connection closed.
+    case peerDisconnected(MTPAddress)
+    /// The transport's own link (to its broker, or its listener) came up.
+    case linkUp
+    /// The transport's own link went down; it is reconnecting.
+    case linkDown(reason: String)
 }
 
 /// Where a record came from, or where one goes: enough for the MTP to deliver it.
@@ -33,6 +55,7 @@ public struct MTPAddress: Hashable, Sendable, CustomStringConvertible {
 /// One record received over an MTP.
 public struct InboundRecord: Sendable {
     public var bytes: [UInt8]
+    /// Where to send the answer (R-MTP.2: to the address the record came from, or the reply-to the MTP carried).
     public var replyTo: MTPAddress
 
     public init(bytes: [UInt8], replyTo: MTPAddress) {

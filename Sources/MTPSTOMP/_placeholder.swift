@@ -1,1 +1,1 @@
-// placeholder
+// The MTPSTOMP adapter arrives with the USP issue.

@@ -1,1 +1,1 @@
-// placeholder
+// The MTPWebSocket adapter arrives with the USP issue.
