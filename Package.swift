@@ -115,6 +115,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Simulated devices (tandem-sim and the live tests); speaks only the wire protocols
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "TandemCore", "CWMP", "USP", "MTP", "MTPMQTT", "HTTPAuthentication",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Composition root and executables
         .target(
             name: "TandemServer",
@@ -140,7 +153,8 @@ let package = Package(
         .executableTarget(
             name: "tandem-sim",
             dependencies: [
-                "TandemCore",
+                "TandemCore", "Simulator",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -151,6 +165,15 @@ let package = Package(
         .testTarget(
             name: "RegistryTests",
             dependencies: ["Registry", "TandemCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SimulatorTests",
+            dependencies: [
+                "Simulator", "CWMP", "TandemCore", "HTTPAuthentication",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "HTTPAuthenticationTests", dependencies: ["HTTPAuthentication"], swiftSettings: swiftSettings),

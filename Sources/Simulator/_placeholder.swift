@@ -1,0 +1,1 @@
+// The device simulator arrives with the CWMP and USP issues.
