@@ -132,7 +132,8 @@ let package = Package(
         .target(
             name: "TandemServer",
             dependencies: [
-                "TandemCore", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP", "Registry", "Policy",
+                "TandemCore", "CWMP", "USP", "MTP", "Registry", "Policy", "Engine",
+                "HTTPAuthentication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -207,7 +208,7 @@ let package = Package(
         .testTarget(
             name: "TandemServerTests",
             dependencies: [
-                "TandemServer", "Registry", "TandemCore",
+                "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,5 @@
+import CWMP
+import Engine
 import Foundation
 import Hummingbird
 import Logging
@@ -14,6 +16,10 @@ public struct TandemServer: Sendable {
     public let configuration: TandemConfiguration
     public let registry: any RegistryStore
     public let logger: Logger
+    /// The CWMP sessions of every CPE.
+    public let cwmpSessions: CWMPSessionManager
+    /// Submitting operations to devices (queue, wake, wait).
+    public let operations: DeviceOperations
     let metrics: ServerMetrics
 
     /// Opens the registry under the configured data directory.
@@ -29,6 +35,15 @@ public struct TandemServer: Sendable {
         self.registry = registry
         self.logger = logger
         self.metrics = ServerMetrics()
+        var sessionConfiguration = CWMPSessionManager.Configuration()
+        sessionConfiguration.session.sessionTimeout = .seconds(configuration.cwmp.sessionTimeoutSeconds)
+        sessionConfiguration.maxConcurrentSessions = configuration.cwmp.maxConcurrentSessions
+        sessionConfiguration.decoder.maximumMessageBytes = configuration.cwmp.maxBodyBytes
+        sessionConfiguration.planner = CWMPPlanner(getBatchSize: configuration.cwmp.getBatchSize)
+        sessionConfiguration.omitXMLDeclarationFor = Set(configuration.cwmp.omitXMLDeclarationFor)
+        self.cwmpSessions = CWMPSessionManager(configuration: sessionConfiguration, registry: registry, logger: logger)
+        self.operations = DeviceOperations(
+            registry: registry, cwmpSessions: cwmpSessions, connectionRequests: ConnectionRequestClient(), logger: logger)
     }
 
     /// The REST API listener: `/healthz`, `/metrics` and, from the operations issue on, `/api/v1`.
@@ -36,12 +51,31 @@ public struct TandemServer: Sendable {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
-        APIRoutes(registry: registry, metrics: metrics, logger: logger).register(on: router)
+        APIRoutes(registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger).register(on: router)
         return Application(
             router: router,
             configuration: .init(
                 address: .hostname(configuration.api.listen.host, port: configuration.api.listen.port),
                 serverName: "tandem/\(Self.version)"),
+            onServerRunning: onServerRunning,
+            logger: logger)
+    }
+
+    /// The CWMP listener, where CPEs POST (TR-069 3.4).
+    public func makeCWMPApplication(
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let router = Router(context: CWMPRequestContext.self)
+        CWMPRoutes(
+            sessions: cwmpSessions, authenticator: CPEAuthenticator(configuration: configuration.cwmp, registry: registry),
+            maxBodyBytes: configuration.cwmp.maxBodyBytes, logger: logger
+        ).register(on: router)
+        return Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(configuration.cwmp.listen.host, port: configuration.cwmp.listen.port),
+                serverName: "tandem/\(Self.version)"),
+            services: [CWMPSessionSweeper(sessions: cwmpSessions)],
             onServerRunning: onServerRunning,
             logger: logger)
     }
@@ -55,13 +89,17 @@ public struct TandemServer: Sendable {
         let api = makeAPIApplication { channel in
             await onListening("api", Self.describe(channel.localAddress))
         }
+        let cwmp = makeCWMPApplication { channel in
+            await onListening("cwmp", Self.describe(channel.localAddress))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: api)],
+                services: [.init(service: api), .init(service: cwmp)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info("tandem starting", metadata: [
-            "api.listen": "\(configuration.api.listen)", "data.directory": "\(configuration.dataDirectory)",
+            "api.listen": "\(configuration.api.listen)", "cwmp.listen": "\(configuration.cwmp.listen)",
+            "data.directory": "\(configuration.dataDirectory)",
         ])
         try await group.run()
         logger.info("tandem stopped")
@@ -72,5 +110,20 @@ public struct TandemServer: Sendable {
         let host = address.ipAddress ?? "?"
         let port = address.port.map(String.init) ?? "?"
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// Closes CWMP sessions whose CPE fell silent, once a second, requeueing what they held.
+struct CWMPSessionSweeper: Service {
+    let sessions: CWMPSessionManager
+
+    func run() async throws {
+        // Graceful shutdown cancels the sleep; the loop then ends without an error.
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(1)) } catch { return }
+                await sessions.expireIdleSessions()
+            }
+        }
     }
 }

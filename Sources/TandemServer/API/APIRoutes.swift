@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Hummingbird
 import Logging
@@ -7,6 +8,7 @@ import Registry
 struct APIRoutes: Sendable {
     let registry: any RegistryStore
     let metrics: ServerMetrics
+    let cwmpSessions: CWMPSessionManager
     let logger: Logger
 
     func register(on router: Router<BasicRequestContext>) {
@@ -36,7 +38,7 @@ struct APIRoutes: Sendable {
     /// Prometheus text exposition format 0.0.4.
     func prometheus() async throws -> Response {
         let statistics = try await registry.statistics()
-        let text = metrics.render(statistics: statistics, process: ProcessFigures.current())
+        let text = metrics.render(statistics: statistics, process: ProcessFigures.current(), cwmpSessions: await cwmpSessions.sessionCount)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))

@@ -67,7 +67,9 @@ extension TandemConfiguration {
             }
         }
         if let section = try reader.object("cwmp") {
-            try section.checkKeys(["listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions"])
+            try section.checkKeys([
+                "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor",
+            ])
             if let listen = try section.address("listen") { cwmp.listen = listen }
             if let auth = try section.object("auth") {
                 try auth.checkKeys(["mode", "usernameTemplate", "passwordTemplate"])
@@ -83,6 +85,8 @@ extension TandemConfiguration {
             if let bytes = try section.integer("maxBodyBytes", in: 32 * 1024...256 * 1024 * 1024) { cwmp.maxBodyBytes = bytes }
             if let seconds = try section.integer("sessionTimeoutSeconds", in: 1...3600) { cwmp.sessionTimeoutSeconds = seconds }
             if let sessions = try section.integer("maxConcurrentSessions", in: 1...10_000_000) { cwmp.maxConcurrentSessions = sessions }
+            if let batch = try section.integer("getBatchSize", in: 1...10_000) { cwmp.getBatchSize = batch }
+            if let classes = try section.stringArray("omitXMLDeclarationFor") { cwmp.omitXMLDeclarationFor = classes }
         }
         if let section = try reader.object("api") {
             try section.checkKeys(["listen"])
@@ -223,6 +227,17 @@ private struct JSONObjectReader {
             throw ConfigurationError(key: key(name), "must be between \(range.lowerBound) and \(range.upperBound), got \(integer)")
         }
         return integer
+    }
+
+    func stringArray(_ name: String) throws(ConfigurationError) -> [String]? {
+        guard let value = values[name] else { return nil }
+        guard case .array(let items) = value else { throw ConfigurationError(key: key(name), "must be an array of strings") }
+        var strings: [String] = []
+        for item in items {
+            guard case .string(let text) = item else { throw ConfigurationError(key: key(name), "must be an array of strings") }
+            strings.append(text)
+        }
+        return strings
     }
 
     func address(_ name: String) throws(ConfigurationError) -> ListenAddress? {

@@ -37,6 +37,10 @@ public struct TandemConfiguration: Hashable, Sendable {
         public var sessionTimeoutSeconds = 30
         /// `cwmp.maxConcurrentSessions`: above this, new sessions get 503 with Retry-After.
         public var maxConcurrentSessions = 10_000
+        /// `cwmp.getBatchSize`: parameter names per GetParameterValues request.
+        public var getBatchSize = 64
+        /// `cwmp.omitXMLDeclarationFor`: product classes whose CPEs reject the `<?xml ...?>` prolog.
+        public var omitXMLDeclarationFor: [String] = []
     }
 
     /// The REST API (and `/healthz`, `/metrics`).

@@ -17,6 +17,7 @@ final class ServerMetrics: Sendable {
     private let parameters: Gauge
     private let tasksByState: [TaskState: Gauge]
     private let events: Gauge
+    private let cwmpSessions: Gauge
 
     init() {
         let registry = self.registry
@@ -44,9 +45,11 @@ final class ServerMetrics: Sendable {
         }
         tasksByState = byState
         events = gauge("tandem_registry_events", help: "Events appended to the registry's event log.")
+        cwmpSessions = gauge("tandem_cwmp_sessions", help: "CWMP sessions open now.")
     }
 
-    func render(statistics: RegistryStatistics, process: ProcessFigures) -> [UInt8] {
+    func render(statistics: RegistryStatistics, process: ProcessFigures, cwmpSessions openSessions: Int) -> [UInt8] {
+        cwmpSessions.set(Double(openSessions))
         if let value = process.cpuSeconds { cpu.set(value) }
         if let value = process.residentBytes { resident.set(value) }
         if let value = process.virtualBytes { virtual.set(value) }

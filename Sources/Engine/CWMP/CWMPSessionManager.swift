@@ -1,0 +1,442 @@
+import CWMP
+import Foundation
+import Logging
+import Registry
+import TandemCore
+
+/// One HTTP POST from a CPE, as the front end hands it over.
+public struct CWMPExchange: Sendable {
+    /// The session cookie the CPE sent back, if any.
+    public var sessionID: String?
+    public var body: [UInt8]
+    /// `charset` from Content-Type.
+    public var charset: String?
+    public var remoteAddress: String?
+    /// The username the CPE authenticated as (nil in open mode).
+    public var authenticatedUser: String?
+
+    public init(sessionID: String?, body: [UInt8], charset: String? = nil, remoteAddress: String? = nil, authenticatedUser: String? = nil) {
+        self.sessionID = sessionID
+        self.body = body
+        self.charset = charset
+        self.remoteAddress = remoteAddress
+        self.authenticatedUser = authenticatedUser
+    }
+}
+
+/// The HTTP answer to a CWMP POST.
+public struct CWMPReply: Sendable, Equatable {
+    public var status: Int
+    public var body: [UInt8]
+    /// Set when a new session starts: the front end sends it as a cookie.
+    public var newSessionID: String?
+    /// Seconds, for 503 answers.
+    public var retryAfter: Int?
+
+    public init(status: Int, body: [UInt8] = [], newSessionID: String? = nil, retryAfter: Int? = nil) {
+        self.status = status
+        self.body = body
+        self.newSessionID = newSessionID
+        self.retryAfter = retryAfter
+    }
+}
+
+/// Which step of which task an ACS request belongs to.
+public struct TaskStep: Hashable, Sendable {
+    public var taskID: Int64
+    public var step: Int
+}
+
+/// Owns every CWMP session: the state machine per session cookie, the registry writes its actions
+/// call for, and the tasks it runs. Sessions span several HTTP POSTs, so their state lives here,
+/// between requests, not in a connection handler.
+public actor CWMPSessionManager {
+    public struct Configuration: Sendable {
+        public var session = CWMPSession.Configuration()
+        /// Above this many open sessions, new ones get 503 with Retry-After (overload).
+        public var maxConcurrentSessions = 10_000
+        public var retryAfterSeconds = 60
+        public var decoder = CWMPDecoder.Configuration()
+        public var planner = CWMPPlanner()
+        /// Product classes whose CPEs reject the `<?xml ...?>` prolog.
+        public var omitXMLDeclarationFor: Set<String> = []
+        /// How long a queued task waits for its device, when the caller gives no expiry.
+        public var defaultTaskLifetime: TimeInterval = 7 * 86_400
+
+        public init() {}
+    }
+
+    typealias Machine = CWMPSession.StateMachine<TaskStep, ContinuousClock.Instant>
+
+    struct Session {
+        var machine: Machine
+        var deviceID: Int64?
+        var productClass = ""
+        var lastSeen: ContinuousClock.Instant
+        /// Tasks with requests in this session, and what their steps taught so far.
+        var progress: [Int64: TaskProgress] = [:]
+    }
+
+    struct TaskProgress {
+        var operation: TandemCore.Operation
+        var outstanding: Int
+        var result = OperationResult()
+        var parameters: [StoredParameter] = []
+        var removedObjects: [String] = []
+        var awaitingTransfer = false
+    }
+
+    public let configuration: Configuration
+    let registry: any RegistryStore
+    let logger: Logger
+    let clock = ContinuousClock()
+    private let decoder: CWMPDecoder
+    private var sessions: [String: Session] = [:]
+    private var sessionByDevice: [Int64: String] = [:]
+
+    public init(configuration: Configuration = Configuration(), registry: any RegistryStore, logger: Logger) {
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+        self.decoder = CWMPDecoder(configuration: configuration.decoder)
+    }
+
+    /// Open sessions.
+    public var sessionCount: Int { sessions.count }
+
+    /// Whether `id` names an open session.
+    public func isOpen(_ id: String) -> Bool { sessions[id] != nil }
+
+    /// Whether the device has a session open now (its tasks run without a connection request).
+    public func hasSession(deviceID: Int64) -> Bool { sessionByDevice[deviceID] != nil }
+
+    // MARK: HTTP
+
+    public func handle(_ exchange: CWMPExchange) async -> CWMPReply {
+        let now = clock.now
+        var sessionID = exchange.sessionID.flatMap { sessions[$0] == nil ? nil : $0 }
+        var isNew = false
+        if sessionID == nil {
+            guard sessions.count < configuration.maxConcurrentSessions else {
+                // Overload: refuse new sessions, never the ones already accepted (GenieACS does the same).
+                return CWMPReply(status: 503, retryAfter: configuration.retryAfterSeconds)
+            }
+            let id = Self.makeSessionID()
+            sessions[id] = Session(machine: Machine(configuration: configuration.session), lastSeen: now)
+            sessionID = id
+            isNew = true
+        }
+        let id = sessionID!
+        sessions[id]?.lastSeen = now
+
+        let action: Machine.Action
+        if CWMPDecoder.isEmptyBody(exchange.body) {
+            action = mutate(id) { $0.receivedEmptyPost(at: now) } ?? .nothing
+        } else {
+            do {
+                let envelope = try decoder.decode(exchange.body, from: .cpe, encoding: exchange.charset)
+                action = mutate(id) { $0.received(envelope, at: now) } ?? .nothing
+            } catch {
+                logger.notice("undecodable CWMP message", metadata: ["remote": "\(exchange.remoteAddress ?? "?")", "error": "\(error)"])
+                try? await registry.appendEvent(DeviceEvent(
+                    deviceID: sessions[id]?.deviceID, at: Date(), kind: "protocolError",
+                    summary: "undecodable CWMP message: \(error)", actor: "device",
+                    detail: ["remoteAddress": exchange.remoteAddress ?? ""]))
+                if sessions[id]?.deviceID == nil {
+                    // Nothing accepted yet: answer 400 and forget the half-opened session.
+                    removeSession(id)
+                    return CWMPReply(status: 400)
+                }
+                action = mutate(id) { $0.receivedUndecodable(error, at: now) } ?? .nothing
+            }
+        }
+        var reply = await drive(id, action, exchange: exchange)
+        if isNew && sessions[id] != nil { reply.newSessionID = id }
+        return reply
+    }
+
+    /// Ends sessions idle past their deadline, requeueing what they held.
+    public func expireIdleSessions() async {
+        let now = clock.now
+        for (id, session) in sessions {
+            if let deadline = session.machine.deadline, deadline <= now {
+                let action = mutate(id) { $0.timedOut(at: now) } ?? .nothing
+                _ = await drive(id, action, exchange: nil)
+            } else if session.machine.isEnded {
+                removeSession(id)
+            }
+        }
+    }
+
+    // MARK: Driving the state machine
+
+    private func drive(_ id: String, _ first: Machine.Action, exchange: CWMPExchange?) async -> CWMPReply {
+        var action = first
+        while true {
+            switch action {
+            case .send(let envelope):
+                return CWMPReply(status: 200, body: encode(envelope, session: id))
+            case .sendAndClose(let envelope, let reason, let abandoned):
+                let body = encode(envelope, session: id)
+                await requeue(abandoned, session: id, reason: "session closed: \(reason)")
+                removeSession(id)
+                return CWMPReply(status: 200, body: body)
+            case .endSession:
+                await finishSession(id)
+                return CWMPReply(status: 204)
+            case .reject(let violation, let abandoned):
+                logger.notice("CWMP protocol violation", metadata: ["violation": "\(violation)"])
+                try? await registry.appendEvent(DeviceEvent(
+                    deviceID: sessions[id]?.deviceID, at: Date(), kind: "protocolError", summary: "session rejected: \(violation)", actor: "device"))
+                await requeue(abandoned, session: id, reason: "protocol violation")
+                removeSession(id)
+                return CWMPReply(status: 400)
+            case .expired(let abandoned):
+                await requeue(abandoned, session: id, reason: "session timed out")
+                removeSession(id)
+                return CWMPReply(status: 204)
+            case .handleInform(let inform, let abandoned):
+                await requeue(abandoned, session: id, reason: "CPE started a new session")
+                action = await handleInform(inform, session: id, exchange: exchange)
+            case .handleCPERequest(let request):
+                action = await handleCPERequest(request, session: id)
+            case .requestSucceeded(let tag, let request, let response):
+                await recordSuccess(tag, request: request, response: response, session: id)
+                action = mutate(id) { $0.resume(at: clock.now) } ?? .nothing
+            case .requestFaulted(let tag, _, let fault):
+                await recordFault(tag, fault: fault.fault, partial: OperationResult(fault: fault), session: id)
+                action = mutate(id) { $0.resume(at: clock.now) } ?? .nothing
+            case .responseUndecodable(let tag, let request, let error):
+                await recordFault(
+                    tag, fault: Fault(category: .protocolError, message: "\(request.methodName)Response could not be decoded: \(error)"),
+                    partial: OperationResult(), session: id)
+                action = mutate(id) { $0.resume(at: clock.now) } ?? .nothing
+            case .needNextRequest:
+                await enqueueNextTask(session: id)
+                action = mutate(id) { $0.resume(at: clock.now) } ?? .nothing
+            case .wait, .nothing:
+                // Only timers produce these; an HTTP exchange always ends in a reply action.
+                return CWMPReply(status: 204)
+            }
+        }
+    }
+
+    private func handleInform(_ inform: CPERequest.Inform, session id: String, exchange: CWMPExchange?) async -> Machine.Action {
+        let now = Date()
+        if let user = exchange?.authenticatedUser, let stored = try? await registry.cpeCredentials(username: user),
+            let device = try? await registry.device(.cwmp(inform.deviceID)), stored.deviceID != device.id
+        {
+            // Credentials of one device presenting another's identity.
+            logger.warning("CPE authenticated as another device", metadata: ["user": "\(user)", "device": "\(inform.deviceID)"])
+            return mutate(id) { $0.rejectInform(.acsRequestDenied, message: "credentials belong to another device", at: clock.now) } ?? .nothing
+        }
+        var details = DeviceDetails(dataModelRoot: inform.dataModelRoot)
+        let root = inform.dataModelRoot ?? "Device"
+        details.manufacturer = inform.deviceID.manufacturer.isEmpty ? nil : inform.deviceID.manufacturer
+        details.softwareVersion = inform.value(of: "\(root).DeviceInfo.SoftwareVersion")?.lexical
+        details.hardwareVersion = inform.value(of: "\(root).DeviceInfo.HardwareVersion")?.lexical
+        details.modelName = inform.value(of: "\(root).DeviceInfo.ModelName")?.lexical
+        details.connectionRequestURL = inform.value(of: "\(root).ManagementServer.ConnectionRequestURL")?.lexical
+        if let address = exchange?.remoteAddress { details.connection = ["remoteAddress": address] }
+        let record = InformRecord(
+            identity: inform.deviceID, details: details, eventCodes: inform.events.map(\.code.rawValue),
+            parameters: inform.parameters.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) },
+            remoteAddress: exchange?.remoteAddress, retryCount: Int(inform.retryCount))
+        do {
+            let device = try await registry.recordInform(record, at: now)
+            if let previous = sessionByDevice[device.id], previous != id, let old = sessions[previous] {
+                // The CPE opened a new connection without the old cookie: the old session is over.
+                for tag in old.progress.keys {
+                    try? await registry.failTask(id: tag, fault: Fault(category: .unreachable, message: "CPE started a new session"), retry: true, at: now)
+                }
+                removeSession(previous)
+            }
+            sessions[id]?.deviceID = device.id
+            sessions[id]?.productClass = inform.deviceID.productClass
+            sessionByDevice[device.id] = id
+            await completeFinishedTransfers(inform, deviceID: device.id)
+            return mutate(id) { $0.acceptInform(at: clock.now) } ?? .nothing
+        } catch {
+            logger.error("cannot record Inform", metadata: ["device": "\(inform.deviceID)", "error": "\(error)"])
+            // 8002 tells the CPE to try again later; nothing was acknowledged.
+            return mutate(id) { $0.rejectInform(.acsInternalError, message: "registry unavailable", at: clock.now) } ?? .nothing
+        }
+    }
+
+    /// `M Reboot` with a Tandem CommandKey completes the reboot task (the device came back).
+    private func completeFinishedTransfers(_ inform: CPERequest.Inform, deviceID: Int64) async {
+        for event in inform.events where event.code.rawValue == "M Reboot" || event.code.rawValue == "M ScheduleInform" {
+            guard let taskID = CWMPPlanner.taskID(fromCommandKey: event.commandKey),
+                let task = try? await registry.task(id: taskID), task.deviceID == deviceID, task.state == .running
+            else { continue }
+            try? await registry.completeTask(id: taskID, result: OperationResult(), parameters: [], at: Date())
+        }
+    }
+
+    private func handleCPERequest(_ request: CPERequest, session id: String) async -> Machine.Action {
+        let deviceID = sessions[id]?.deviceID
+        switch request {
+        case .transferComplete(let complete):
+            if let taskID = CWMPPlanner.taskID(fromCommandKey: complete.commandKey), let task = try? await registry.task(id: taskID),
+                task.deviceID == deviceID, !task.state.isFinal
+            {
+                if complete.fault.code.rawValue == 0 {
+                    let result = OperationResult(outputArguments: [
+                        "StartTime": complete.startTime.text, "CompleteTime": complete.completeTime.text,
+                    ])
+                    try? await registry.completeTask(id: taskID, result: result, parameters: [], at: Date())
+                } else {
+                    try? await registry.failTask(id: taskID, fault: Fault(cwmp: complete.fault.code, message: complete.fault.message), retry: false, at: Date())
+                }
+            } else {
+                try? await registry.appendEvent(DeviceEvent(
+                    deviceID: deviceID, at: Date(), kind: "transfer", summary: "TransferComplete for unknown CommandKey \(complete.commandKey)",
+                    actor: "device"))
+            }
+        default:
+            try? await registry.appendEvent(DeviceEvent(deviceID: deviceID, at: Date(), kind: "cpeRequest", summary: request.methodName, actor: "device"))
+        }
+        return mutate(id) { $0.answerCPERequest(request.defaultResponse(), at: clock.now) } ?? .nothing
+    }
+
+    // MARK: Tasks
+
+    private func enqueueNextTask(session id: String) async {
+        guard let deviceID = sessions[id]?.deviceID else { return }
+        while true {
+            let task: DeviceTask?
+            do { task = try await registry.claimNextTask(deviceID: deviceID, at: Date()) } catch {
+                logger.error("cannot claim a task", metadata: ["device": "\(deviceID)", "error": "\(error)"])
+                return
+            }
+            guard let task else { return }
+            do {
+                let requests = try configuration.planner.plan(task.operation, taskID: task.id)
+                sessions[id]?.progress[task.id] = TaskProgress(operation: task.operation, outstanding: requests.count)
+                for (index, request) in requests.enumerated() {
+                    _ = mutate(id) { $0.enqueue(request, tag: TaskStep(taskID: task.id, step: index)) }
+                }
+                return
+            } catch {
+                try? await registry.failTask(id: task.id, fault: error, retry: false, at: Date())
+            }
+        }
+    }
+
+    private func recordSuccess(_ tag: TaskStep, request: ACSRequest, response: CPEResponse, session id: String) async {
+        guard var progress = sessions[id]?.progress[tag.taskID] else { return }
+        let now = Date()
+        let stepResult = OperationResult(request: request, response: response)
+        progress.result.entries += stepResult.entries
+        progress.result.pendingReboot = progress.result.pendingReboot || stepResult.pendingReboot
+        progress.result.outputArguments.merge(stepResult.outputArguments) { _, new in new }
+        if let created = stepResult.createdObject { progress.result.createdObject = created }
+        switch (request, response) {
+        case (_, .getParameterValues(let values)):
+            progress.parameters += values.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) }
+        case (_, .getParameterNames(let names)):
+            progress.parameters += names.filter { !$0.name.hasSuffix(".") }.map { StoredParameter(path: $0.name, value: nil, writable: $0.writable, updatedAt: now) }
+        case (.setParameterValues(let values, _), _):
+            progress.parameters += values.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) }
+        case (.deleteObject(let name, _), _):
+            progress.removedObjects.append(name)
+        default:
+            break
+        }
+        let followUps = configuration.planner.followUp(progress.operation, after: request, response: response)
+        progress.outstanding += followUps.count - 1
+        for (index, next) in followUps.enumerated() {
+            _ = mutate(id) { $0.enqueue(next, tag: TaskStep(taskID: tag.taskID, step: tag.step + 1 + index)) }
+        }
+        if CWMPPlanner.awaitsTransferComplete(response) { progress.awaitingTransfer = true }
+        sessions[id]?.progress[tag.taskID] = progress
+        guard progress.outstanding <= 0 else { return }
+        sessions[id]?.progress[tag.taskID] = nil
+        if progress.awaitingTransfer || isRebootLike(progress.operation) {
+            // Completion comes later: TransferComplete, or the `M Reboot` Inform after the reboot.
+            return
+        }
+        do {
+            if let deviceID = sessions[id]?.deviceID {
+                for object in progress.removedObjects { try await registry.removeParameters(deviceID: deviceID, under: object) }
+            }
+            // The parameters the response taught are stored in the same transaction that completes the task.
+            try await registry.completeTask(id: tag.taskID, result: progress.result, parameters: progress.parameters, at: now)
+        } catch {
+            logger.error("cannot complete task", metadata: ["task": "\(tag.taskID)", "error": "\(error)"])
+        }
+    }
+
+    private func isRebootLike(_ operation: TandemCore.Operation) -> Bool {
+        switch operation {
+        case .reboot: true
+        case .operate(let command, _, _): command.description == "Device.Reboot()"
+        default: false
+        }
+    }
+
+    private func recordFault(_ tag: TaskStep, fault: Fault, partial: OperationResult, session id: String) async {
+        sessions[id]?.progress[tag.taskID] = nil
+        // Other queued steps of the same task are dropped: the task failed.
+        var removed = true
+        var step = tag.step + 1
+        while removed {
+            removed = mutate(id) { $0.removeQueued(tag: TaskStep(taskID: tag.taskID, step: step)) } ?? false
+            step += 1
+        }
+        do {
+            try await registry.failTask(id: tag.taskID, fault: fault, retry: false, at: Date())
+            if !partial.entries.isEmpty {
+                try await registry.appendEvent(DeviceEvent(
+                    deviceID: sessions[id]?.deviceID, at: Date(), kind: "fault",
+                    summary: "task \(tag.taskID): " + partial.faults.map(\.description).joined(separator: "; "), actor: "device",
+                    detail: ["task": String(tag.taskID)]))
+            }
+        } catch {
+            logger.error("cannot record a fault", metadata: ["task": "\(tag.taskID)", "error": "\(error)"])
+        }
+    }
+
+    private func requeue(_ abandoned: Machine.Abandoned, session id: String, reason: String) async {
+        let now = Date()
+        for taskID in Set(abandoned.all.map(\.taskID)) {
+            // The CPE may or may not have executed an in-flight request; a retry is what GenieACS does too.
+            try? await registry.failTask(id: taskID, fault: Fault(category: .unreachable, message: reason), retry: true, at: now)
+            sessions[id]?.progress[taskID] = nil
+        }
+    }
+
+    private func finishSession(_ id: String) async {
+        if let session = sessions[id] {
+            for (taskID, progress) in session.progress where !progress.awaitingTransfer {
+                try? await registry.failTask(id: taskID, fault: Fault(category: .unreachable, message: "session ended"), retry: true, at: Date())
+            }
+        }
+        removeSession(id)
+    }
+
+    // MARK: Helpers
+
+    private func mutate<T>(_ id: String, _ body: (inout Machine) -> T) -> T? {
+        guard var session = sessions[id] else { return nil }
+        let result = body(&session.machine)
+        sessions[id] = session
+        return result
+    }
+
+    private func removeSession(_ id: String) {
+        if let deviceID = sessions[id]?.deviceID, sessionByDevice[deviceID] == id { sessionByDevice[deviceID] = nil }
+        sessions[id] = nil
+    }
+
+    private func encode(_ envelope: CWMPEnvelope, session id: String) -> [UInt8] {
+        let productClass = sessions[id]?.productClass ?? ""
+        let options = CWMPEncoder.Options(xmlDeclaration: !configuration.omitXMLDeclarationFor.contains(productClass))
+        return CWMPEncoder(options: options).encode(envelope)
+    }
+
+    private static func makeSessionID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+import Logging
+import Registry
+import TandemCore
+
+/// Submits neutral operations to devices: queues the task and wakes the device. For a CWMP device
+/// without an open session that means a Connection Request (TR-069 3.2.2); the task then runs in the
+/// session the request triggers, or stays queued (until its expiry) for the device's next contact.
+public struct DeviceOperations: Sendable {
+    let registry: any RegistryStore
+    let cwmpSessions: CWMPSessionManager
+    let connectionRequests: ConnectionRequestClient
+    let logger: Logger
+    /// Expiry of tasks submitted without one.
+    public var defaultLifetime: TimeInterval = 7 * 86_400
+
+    public init(registry: any RegistryStore, cwmpSessions: CWMPSessionManager, connectionRequests: ConnectionRequestClient, logger: Logger) {
+        self.registry = registry
+        self.cwmpSessions = cwmpSessions
+        self.connectionRequests = connectionRequests
+        self.logger = logger
+    }
+
+    /// What a submission did.
+    public struct Submission: Sendable {
+        public var task: DeviceTask
+        /// The Connection Request sent to wake the device, when one was needed.
+        public var connectionRequest: ConnectionRequestOutcome?
+    }
+
+    public func submit(_ operation: TandemCore.Operation, to device: Device, expiresAt: Date? = nil, actor: String) async throws -> Submission {
+        try operation.validate()
+        let task = try await registry.enqueueTask(
+            deviceID: device.id, operation: operation, expiresAt: expiresAt ?? Date().addingTimeInterval(defaultLifetime), actor: actor)
+        var outcome: ConnectionRequestOutcome?
+        if device.activeProtocol == .cwmp, !(await cwmpSessions.hasSession(deviceID: device.id)) {
+            outcome = await wake(device)
+        }
+        return Submission(task: task, connectionRequest: outcome)
+    }
+
+    /// Sends a Connection Request with the device's stored credentials and logs the outcome.
+    public func wake(_ device: Device) async -> ConnectionRequestOutcome {
+        let outcome: ConnectionRequestOutcome
+        if let url = device.connectionRequestURL, !url.isEmpty {
+            let credentials = try? await registry.credentials(deviceID: device.id, purpose: .connectionRequest)
+            outcome = await connectionRequests.send(
+                to: url, credentials: credentials.map { ConnectionRequestCredentials(username: $0.username, password: $0.password) })
+        } else {
+            outcome = .unreachable("the device has not reported a ConnectionRequestURL")
+        }
+        try? await registry.appendEvent(DeviceEvent(
+            deviceID: device.id, at: Date(), kind: "connectionRequest", summary: "connection request: \(outcome)", actor: "system"))
+        if !outcome.isAccepted {
+            logger.info("connection request not accepted", metadata: ["device": "\(device.id)", "outcome": "\(outcome)"])
+        }
+        return outcome
+    }
+
+    /// Waits until the task is final or `timeout` passes; returns its latest state either way.
+    public func wait(forTask id: Int64, timeout: Duration, pollInterval: Duration = .milliseconds(50)) async throws -> DeviceTask {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while true {
+            guard let task = try await registry.task(id: id) else { throw RegistryError.taskNotFound(id) }
+            if task.state.isFinal || clock.now >= deadline { return task }
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Engine
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// A request context that knows the peer's address, for the event log.
+struct CWMPRequestContext: RequestContext, RemoteAddressRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}
+
+/// The HTTP side of the ACS: where CPEs POST their SOAP envelopes (TR-069 3.4).
+struct CWMPRoutes: Sendable {
+    let sessions: CWMPSessionManager
+    let authenticator: CPEAuthenticator
+    let maxBodyBytes: Int
+    let logger: Logger
+
+    static let cookieName = "session"
+
+    func register(on router: Router<CWMPRequestContext>) {
+        router.post("/") { request, context in try await handle(request, context) }
+        router.post("**") { request, context in try await handle(request, context) }
+    }
+
+    func handle(_ request: Request, _ context: CWMPRequestContext) async throws -> Response {
+        let cookie = Self.sessionCookie(request.headers[.cookie])
+        var user: String?
+        // A CPE authenticates once per session; the session cookie carries that on.
+        var sessionOpen = false
+        if let cookie { sessionOpen = await sessions.isOpen(cookie) }
+        if !sessionOpen {
+            switch await authenticator.authenticate(authorization: request.headers[.authorization], method: "POST") {
+            case .accepted(let username):
+                user = username
+            case .challenge(let values):
+                var headers = HTTPFields()
+                for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
+                return Response(status: .unauthorized, headers: headers)
+            }
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            logger.notice("CWMP body over the limit", metadata: ["limit": "\(maxBodyBytes)"])
+            return Response(status: .contentTooLarge)
+        }
+        let remote = context.remoteAddress.map { $0.ipAddress ?? "\($0)" }
+        let reply = await sessions.handle(CWMPExchange(
+            sessionID: cookie, body: Array(buffer: body), charset: Self.charset(request.headers[.contentType]),
+            remoteAddress: remote, authenticatedUser: user))
+        var headers = HTTPFields()
+        if let id = reply.newSessionID { headers[.setCookie] = "\(Self.cookieName)=\(id); Path=/; HttpOnly" }
+        if let retry = reply.retryAfter { headers[.retryAfter] = String(retry) }
+        if !reply.body.isEmpty { headers[.contentType] = "text/xml; charset=utf-8" }
+        return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
+    }
+
+    /// The session cookie, tolerating `;` or `,` separators and spaces (TR-069 A.11 deviations).
+    static func sessionCookie(_ header: String?) -> String? {
+        guard let header else { return nil }
+        for part in header.split(whereSeparator: { $0 == ";" || $0 == "," }) {
+            let pair = part.trimmingCharacters(in: .whitespaces)
+            if pair.hasPrefix("\(cookieName)=") {
+                let value = String(pair.dropFirst(cookieName.count + 1)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+                return value.isEmpty ? nil : value
+            }
+        }
+        return nil
+    }
+
+    static func charset(_ contentType: String?) -> String? {
+        guard let contentType, let range = contentType.range(of: "charset=", options: .caseInsensitive) else { return nil }
+        return contentType[range.upperBound...].split(separator: ";").first.map {
+            $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+        }
+    }
+}

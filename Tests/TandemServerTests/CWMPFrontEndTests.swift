@@ -1,0 +1,206 @@
+import CWMP
+import Engine
+import Foundation
+import HTTPAuthentication
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Registry
+import TandemCore
+import TandemServer
+import Testing
+
+/// The CWMP listener over real HTTP on loopback, fed with fixture envelopes.
+@Suite struct CWMPFrontEndTests {
+    static let fixtures = repositoryRoot.appendingPathComponent("Fixtures/cwmp")
+
+    static func fixture(_ name: String) throws -> ByteBuffer {
+        ByteBuffer(bytes: try Data(contentsOf: fixtures.appendingPathComponent(name)))
+    }
+
+    func makeServer(_ directory: String, _ adjust: (inout TandemConfiguration) -> Void = { _ in }) throws -> TandemServer {
+        var configuration = TandemConfiguration()
+        configuration.dataDirectory = directory
+        configuration.cwmp.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        configuration.cwmp.authMode = .open
+        adjust(&configuration)
+        return try TandemServer(configuration: configuration, logger: Logger(label: "test"))
+    }
+
+    static func cookie(_ response: TestResponse) -> HTTPFields {
+        var headers = HTTPFields()
+        if let setCookie = response.headers[.setCookie], let pair = setCookie.split(separator: ";").first {
+            headers[.cookie] = String(pair)
+        }
+        return headers
+    }
+
+    @Test func informOpensASessionAndEmptyPostEndsIt() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory)
+        try await server.makeCWMPApplication().test(.live) { client in
+            let inform = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
+            #expect(inform.status == .ok)
+            let body = String(buffer: inform.body)
+            #expect(body.contains("InformResponse") && body.contains("<MaxEnvelopes>1</MaxEnvelopes>"))
+            #expect(body.contains("1a2b3c"))  // cwmp:ID echoed
+            #expect(inform.headers[.setCookie]?.hasPrefix("session=") == true)
+            let end = try await client.execute(uri: "/", method: .post, headers: Self.cookie(inform), body: ByteBuffer())
+            #expect(end.status == .noContent)
+        }
+        let device = try #require(try await server.registry.device(try DeviceIdentifier(parsing: "00D09E-HG8245-4857544312345678")))
+        #expect(device.manufacturer == "Acme Networks")
+        #expect(device.softwareVersion == "V5R019C10S125")
+        #expect(device.connectionRequestURL == "http://192.0.2.10:7547/cr?a=1&b=2")
+        #expect(device.dataModelRoot == "Device")
+        let stored = try await server.registry.parameters(deviceID: device.id, under: "Device.ManagementServer.")
+        #expect(stored.contains { $0.path == "Device.ManagementServer.ParameterKey" && $0.value == .string("key-7") })
+        let events = try await server.registry.events(deviceID: device.id, limit: 10)
+        #expect(events.contains { $0.kind == "boot" && $0.summary.contains("1 BOOT") && $0.detail["remoteAddress"] == "127.0.0.1" })
+        #expect(await server.cwmpSessions.sessionCount == 0)
+    }
+
+    @Test func queuedTasksRunInTheSessionAndUpdateTheRegistry() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory)
+        let identity = try CWMPDeviceID(manufacturer: "Acme Networks", oui: "00D09E", productClass: "HG8245", serialNumber: "4857544312345678")
+        let device = try await server.registry.recordCWMPContact(identity, details: DeviceDetails(), at: Date())
+        let path = try PathExpression("Device.DeviceInfo.UpTime")
+        let get = try await server.registry.enqueueTask(deviceID: device.id, operation: .get(paths: [path]), expiresAt: nil, actor: "test")
+        let set = try await server.registry.enqueueTask(
+            deviceID: device.id,
+            operation: .set(values: [ParameterSetting(path: try PathExpression("Device.WiFi.SSID.1.SSID"), value: .string("home"))], allowPartial: false, parameterKey: "k9"),
+            expiresAt: nil, actor: "test")
+        let decoder = CWMPDecoder()
+        let encoder = CWMPEncoder()
+        try await server.makeCWMPApplication().test(.live) { client in
+            let inform = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
+            let cookie = Self.cookie(inform)
+            // Empty POST: the ACS sends its first request, GetParameterValues.
+            let first = try await client.execute(uri: "/", method: .post, headers: cookie, body: ByteBuffer())
+            #expect(first.status == .ok)
+            let request = try decoder.decode(String(buffer: first.body), from: .acs)
+            guard case .acsRequest(.getParameterValues(let names)) = request.body else {
+                Issue.record("expected GetParameterValues, got \(request.body.methodName)")
+                return
+            }
+            #expect(names == ["Device.DeviceInfo.UpTime"])
+            let answer = CWMPEnvelope(
+                cwmpID: request.cwmpID,
+                body: .cpeResponse(.getParameterValues(parameters: [CWMPParameterValue(name: "Device.DeviceInfo.UpTime", value: .unsignedInt(4242))])))
+            let second = try await client.execute(uri: "/", method: .post, headers: cookie, body: ByteBuffer(bytes: encoder.encode(answer)))
+            let setRequest = try decoder.decode(String(buffer: second.body), from: .acs)
+            guard case .acsRequest(.setParameterValues(let parameters, let key)) = setRequest.body else {
+                Issue.record("expected SetParameterValues, got \(setRequest.body.methodName)")
+                return
+            }
+            #expect(parameters == [CWMPParameterValue(name: "Device.WiFi.SSID.1.SSID", value: .string("home"))])
+            #expect(key == "k9")
+            let setAnswer = CWMPEnvelope(cwmpID: setRequest.cwmpID, body: .cpeResponse(.setParameterValues(status: 0)))
+            let third = try await client.execute(uri: "/", method: .post, headers: cookie, body: ByteBuffer(bytes: encoder.encode(setAnswer)))
+            #expect(third.status == .noContent)
+        }
+        let done = try #require(try await server.registry.task(id: get.id))
+        #expect(done.state == .done)
+        #expect(done.result?.value(at: "Device.DeviceInfo.UpTime") == .unsignedInt(4242))
+        #expect(try await server.registry.task(id: set.id)?.state == .done)
+        let stored = try await server.registry.parameters(deviceID: device.id, under: "Device.")
+        #expect(stored.contains { $0.path == "Device.DeviceInfo.UpTime" && $0.value == .unsignedInt(4242) })
+        #expect(stored.contains { $0.path == "Device.WiFi.SSID.1.SSID" && $0.value == .string("home") })
+    }
+
+    @Test func cpeFaultIsRecordedAgainstItsTask() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory)
+        let identity = try CWMPDeviceID(oui: "00D09E", productClass: "HG8245", serialNumber: "4857544312345678")
+        let device = try await server.registry.recordCWMPContact(identity, details: DeviceDetails(), at: Date())
+        let task = try await server.registry.enqueueTask(
+            deviceID: device.id,
+            operation: .set(values: [ParameterSetting(path: try PathExpression("Device.DeviceInfo.UpTime"), value: .unsignedInt(1))], allowPartial: false, parameterKey: nil),
+            expiresAt: nil, actor: "test")
+        try await server.makeCWMPApplication().test(.live) { client in
+            let cookie = Self.cookie(try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml")))
+            let request = try CWMPDecoder().decode(String(buffer: try await client.execute(uri: "/", method: .post, headers: cookie, body: ByteBuffer()).body), from: .acs)
+            let fault = CWMPEnvelope(cwmpID: request.cwmpID, body: .fault(CWMPFault(
+                code: .invalidArguments, message: "Invalid arguments",
+                parameterFaults: [CWMPFault.ParameterFault(parameterName: "Device.DeviceInfo.UpTime", code: .notWritable, message: "read-only")])))
+            let reply = try await client.execute(uri: "/", method: .post, headers: cookie, body: ByteBuffer(bytes: CWMPEncoder().encode(fault)))
+            #expect(reply.status == .noContent)
+        }
+        let faulted = try #require(try await server.registry.task(id: task.id))
+        #expect(faulted.state == .faulted)
+        #expect(faulted.fault?.code == .cwmp(.invalidArguments))
+        let events = try await server.registry.events(deviceID: device.id, limit: 10)
+        #expect(events.contains { $0.kind == "fault" && $0.summary.contains("9008") })
+    }
+
+    @Test func malformedAndOversizedBodiesAreRefused() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory) { $0.cwmp.maxBodyBytes = 64 * 1024 }
+        try await server.makeCWMPApplication().test(.live) { client in
+            let malformed = try await client.execute(uri: "/", method: .post, body: ByteBuffer(string: "<soap:Envelope><unclosed>"))
+            #expect(malformed.status == .badRequest)
+            let xxe = try await client.execute(uri: "/", method: .post, body: Self.fixture("hostile-doctype-xxe.xml"))
+            #expect(xxe.status == .badRequest)
+            let huge = try await client.execute(uri: "/", method: .post, body: ByteBuffer(repeating: UInt8(ascii: " "), count: 65 * 1024))
+            #expect(huge.status == .contentTooLarge)
+            // The server keeps serving.
+            let inform = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
+            #expect(inform.status == .ok)
+        }
+        let events = try await server.registry.events(deviceID: nil, limit: 20)
+        #expect(events.filter { $0.kind == "protocolError" }.count >= 2)
+    }
+
+    @Test func digestAuthenticationGuardsTheSession() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory) {
+            $0.cwmp.authMode = .digest
+            $0.cwmp.passwordTemplate = "pw-{serialNumber}"
+        }
+        try await server.makeCWMPApplication().test(.live) { client in
+            let challenge = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
+            #expect(challenge.status == .unauthorized)
+            let offers = challenge.headers[values: .wwwAuthenticate]
+            #expect(offers.count == 2)
+            #expect(await server.cwmpSessions.sessionCount == 0)  // no session before authentication
+
+            var wrong = DigestClient(username: "00D09E-HG8245-4857544312345678", password: "guess")
+            var headers = HTTPFields()
+            headers[.authorization] = wrong.authorization(for: offers, method: "POST", uri: "/")
+            #expect(try await client.execute(uri: "/", method: .post, headers: headers, body: Self.fixture("cpe-inform-boot.xml")).status == .unauthorized)
+
+            var right = DigestClient(username: "00D09E-HG8245-4857544312345678", password: "pw-4857544312345678")
+            headers[.authorization] = right.authorization(for: offers, method: "POST", uri: "/")
+            let inform = try await client.execute(uri: "/", method: .post, headers: headers, body: Self.fixture("cpe-inform-boot.xml"))
+            #expect(inform.status == .ok)
+            // Within the session the cookie suffices.
+            let end = try await client.execute(uri: "/", method: .post, headers: Self.cookie(inform), body: ByteBuffer())
+            #expect(end.status == .noContent)
+        }
+    }
+
+    @Test func overloadRefusesNewSessionsButKeepsOpenOnes() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory) { $0.cwmp.maxConcurrentSessions = 1 }
+        try await server.makeCWMPApplication().test(.live) { client in
+            let first = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
+            #expect(first.status == .ok)
+            let second = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-periodic-igd-1-1.xml"))
+            #expect(second.status == .serviceUnavailable)
+            #expect(second.headers[.retryAfter] == "60")
+            let end = try await client.execute(uri: "/", method: .post, headers: Self.cookie(first), body: ByteBuffer())
+            #expect(end.status == .noContent)
+            let third = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-periodic-igd-1-1.xml"))
+            #expect(third.status == .ok)
+        }
+    }
+}
