@@ -111,6 +111,7 @@ let package = Package(
                 "TandemCore", "CWMP", "USP", "Registry", "Policy", "MTP", "HTTPAuthentication",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -145,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "TandemServer", "Registry", "TandemCore",
+                "TandemServer", "Registry", "TandemCore", "CWMP", "USP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

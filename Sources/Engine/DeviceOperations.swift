@@ -10,6 +10,8 @@ public struct DeviceOperations: Sendable {
     let registry: any RegistryStore
     let cwmpSessions: CWMPSessionManager
     let connectionRequests: ConnectionRequestClient
+    /// The USP controller, when the server runs one.
+    public var usp: USPController?
     let logger: Logger
     /// Expiry of tasks submitted without one.
     public var defaultLifetime: TimeInterval = 7 * 86_400
@@ -33,8 +35,15 @@ public struct DeviceOperations: Sendable {
         let task = try await registry.enqueueTask(
             deviceID: device.id, operation: operation, expiresAt: expiresAt ?? Date().addingTimeInterval(defaultLifetime), actor: actor)
         var outcome: ConnectionRequestOutcome?
-        if device.activeProtocol == .cwmp, !(await cwmpSessions.hasSession(deviceID: device.id)) {
-            outcome = await wake(device)
+        switch device.activeProtocol {
+        case .cwmp?:
+            if !(await cwmpSessions.hasSession(deviceID: device.id)) { outcome = await wake(device) }
+        case .usp?:
+            // An online agent gets the message at once; an offline one keeps the task queued for its
+            // next connection.
+            await usp?.wake(deviceID: device.id)
+        case nil:
+            break
         }
         return Submission(task: task, connectionRequest: outcome)
     }
