@@ -146,7 +146,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "TandemServer", "Registry", "TandemCore", "CWMP", "USP",
+                "TandemServer", "Registry", "TandemCore", "CWMP", "USP", "HTTPAuthentication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -213,3 +213,33 @@ public struct DeviceCredentials: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "credentials(device \(deviceID), user \(username), password ***)" }
 }
+
+/// What a REST API token may do.
+public enum APIRole: String, Hashable, Sendable, CaseIterable, Codable, Comparable {
+    /// Reads only.
+    case readOnly = "read-only"
+    /// Reads, queues operations, tags devices.
+    case operator_ = "operator"
+    /// Everything, including credentials.
+    case admin
+
+    var rank: Int {
+        switch self {
+        case .readOnly: 0
+        case .operator_: 1
+        case .admin: 2
+        }
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// A REST API token as stored: never the secret itself.
+public struct APIToken: Hashable, Sendable, Codable {
+    public var id: Int64
+    public var name: String
+    public var role: APIRole
+    public var secretHash: String
+    public var createdAt: Date
+    public var revokedAt: Date?
+}

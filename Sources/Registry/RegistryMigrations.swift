@@ -110,6 +110,20 @@ enum RegistryMigrations {
                 """)
         }
 
+        migrator.registerMigration("v4-api-tokens") { db in
+            try db.execute(sql: """
+                -- REST API bearer tokens. Only a SHA-256 hash of the secret is stored.
+                CREATE TABLE apiToken (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    name TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'read-only')),
+                    secretHash TEXT NOT NULL,
+                    createdAt REAL NOT NULL,
+                    revokedAt REAL
+                );
+                """)
+        }
+
         return migrator
     }
 }

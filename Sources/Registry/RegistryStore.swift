@@ -45,6 +45,18 @@ public protocol RegistryStore: Sendable {
     /// The device whose CPE credentials have this username.
     func cpeCredentials(username: String) async throws -> DeviceCredentials?
 
+    // MARK: API tokens
+
+    /// Stores a new token; the name must be unused.
+    func createToken(name: String, role: APIRole, secretHash: String, actor: String) async throws -> APIToken
+
+    func token(id: Int64) async throws -> APIToken?
+
+    func tokens() async throws -> [APIToken]
+
+    /// Revokes the named token; returns false when there is no such live token.
+    func revokeToken(name: String, actor: String) async throws -> Bool
+
     // MARK: Parameters
 
     /// Stores values; when `replacingSubtree` is given, first removes every stored parameter under it

@@ -273,6 +273,49 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
+    // MARK: API tokens
+
+    public func createToken(name: String, role: APIRole, secretHash: String, actor: String) async throws -> APIToken {
+        guard !name.isEmpty, name.count <= 64, !name.contains(where: { $0.isWhitespace }) else { throw RegistryError.invalidTokenName(name) }
+        return try await pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM apiToken WHERE name = ?)", arguments: [name]) == true {
+                throw RegistryError.tokenExists(name)
+            }
+            let now = Date()
+            try db.execute(
+                sql: "INSERT INTO apiToken (name, role, secretHash, createdAt) VALUES (?, ?, ?, ?)",
+                arguments: [name, role.rawValue, secretHash, now.timeIntervalSince1970])
+            let id = db.lastInsertedRowID
+            try Self.insertEvent(db, DeviceEvent(deviceID: nil, at: now, kind: "audit", summary: "API token \(name) created with role \(role.rawValue)", actor: actor))
+            return APIToken(id: id, name: name, role: role, secretHash: secretHash, createdAt: now, revokedAt: nil)
+        }
+    }
+
+    public func token(id: Int64) async throws -> APIToken? {
+        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM apiToken WHERE id = ?", arguments: [id]).map(Self.token(from:)) }
+    }
+
+    public func tokens() async throws -> [APIToken] {
+        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM apiToken ORDER BY id").map(Self.token(from:)) }
+    }
+
+    public func revokeToken(name: String, actor: String) async throws -> Bool {
+        try await pool.write { db in
+            let now = Date()
+            try db.execute(sql: "UPDATE apiToken SET revokedAt = ? WHERE name = ? AND revokedAt IS NULL", arguments: [now.timeIntervalSince1970, name])
+            guard db.changesCount > 0 else { return false }
+            try Self.insertEvent(db, DeviceEvent(deviceID: nil, at: now, kind: "audit", summary: "API token \(name) revoked", actor: actor))
+            return true
+        }
+    }
+
+    static func token(from row: Row) -> APIToken {
+        let revoked: Double? = row["revokedAt"]
+        return APIToken(
+            id: row["id"], name: row["name"], role: APIRole(rawValue: row["role"]) ?? .readOnly, secretHash: row["secretHash"],
+            createdAt: Date(timeIntervalSince1970: row["createdAt"]), revokedAt: revoked.map(Date.init(timeIntervalSince1970:)))
+    }
+
     // MARK: Parameters
 
     public func storeParameters(deviceID: Int64, _ parameters: [StoredParameter], replacingSubtree: String?) async throws {
@@ -454,12 +497,16 @@ public enum RegistryError: Error, Hashable, Sendable, CustomStringConvertible {
     case deviceNotFound(Int64)
     case taskNotFound(Int64)
     case invalidTag(String)
+    case invalidTokenName(String)
+    case tokenExists(String)
 
     public var description: String {
         switch self {
         case .deviceNotFound(let id): "no device with registry id \(id)"
         case .taskNotFound(let id): "no task with id \(id)"
         case .invalidTag(let tag): "invalid tag \"\(tag)\": tags are 1 to 64 characters without spaces or commas"
+        case .invalidTokenName(let name): "invalid token name \"\(name)\": 1 to 64 characters without spaces"
+        case .tokenExists(let name): "a token named \(name) exists already"
         }
     }
 }

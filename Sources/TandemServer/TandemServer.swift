@@ -46,12 +46,18 @@ public struct TandemServer: Sendable {
             registry: registry, cwmpSessions: cwmpSessions, connectionRequests: ConnectionRequestClient(), logger: logger)
     }
 
+    /// Every `/api/v1` route as (method, OpenAPI path, role needed), for `Schemas/openapi.json` and
+    /// the tests that walk them.
+    public static var apiRoutes: [(method: String, path: String, role: String)] {
+        DeviceRoutes.routes.map { ($0.method.rawValue, $0.path, $0.role.rawValue) }
+    }
+
     /// The REST API listener: `/healthz`, `/metrics` and, from the operations issue on, `/api/v1`.
     public func makeAPIApplication(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
-        APIRoutes(registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger).register(on: router)
+        APIRoutes(registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger, operations: operations).register(on: router)
         return Application(
             router: router,
             configuration: .init(

@@ -75,41 +75,6 @@ extension Tandem {
     }
 }
 
-/// The JSON shape of a device in listings: stable keys for scripts.
-struct DeviceSummary: Encodable {
-    var id: Int64
-    var cwmpDeviceId: String?
-    var uspEndpointId: String?
-    var manufacturer: String
-    var oui: String
-    var productClass: String
-    var modelName: String
-    var serialNumber: String
-    var softwareVersion: String
-    var hardwareVersion: String
-    var protocols: [String]
-    var activeProtocol: String?
-    var lastContact: Date?
-    var tags: [String]
-
-    init(_ device: Device) {
-        id = device.id
-        cwmpDeviceId = device.cwmpDeviceID
-        uspEndpointId = device.uspEndpointID
-        manufacturer = device.manufacturer
-        oui = device.oui
-        productClass = device.productClass
-        modelName = device.modelName
-        serialNumber = device.serialNumber
-        softwareVersion = device.softwareVersion
-        hardwareVersion = device.hardwareVersion
-        protocols = device.protocols.map(\.rawValue).sorted()
-        activeProtocol = device.activeProtocol?.rawValue
-        lastContact = device.lastContact
-        tags = device.tags
-    }
-}
-
 /// The table people read.
 enum DeviceTable {
     static func render(_ devices: [Device], now: Date) -> String {

@@ -55,7 +55,7 @@ public struct ConnectionRequestClient: Sendable {
         self.client = client
     }
 
-    public func send(to url: String, credentials: ConnectionRequestCredentials?, timeout: Duration = .seconds(10)) async -> ConnectionRequestOutcome {
+    public func send(to url: String, credentials: ConnectionRequestCredentials?, timeout: Duration = .seconds(5)) async -> ConnectionRequestOutcome {
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), scheme == "http" || scheme == "https",
             parsed.host != nil
         else {

@@ -11,9 +11,13 @@ struct APIRoutes: Sendable {
     let cwmpSessions: CWMPSessionManager
     let logger: Logger
 
+    let operations: DeviceOperations
+
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try await health() }
         router.get("/metrics") { _, _ in try await prometheus() }
+        DeviceRoutes(registry: registry, operations: operations, authenticator: APIAuthenticator(registry: registry), logger: logger)
+            .register(on: router)
     }
 
     /// `{"status": "ok", "version": "...", "registry": "ok"}`; 503 with the reason when the registry
