@@ -1,1 +1,0 @@
-// The MTPWebSocket adapter arrives with the USP issue.
