@@ -136,11 +136,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Simulated USP agents (tandem-sim usp and the live tests)
+        .target(
+            name: "USPAgentSimulator",
+            dependencies: [
+                "TandemCore", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Composition root and executables
         .target(
             name: "TandemServer",
             dependencies: [
-                "TandemCore", "CWMP", "USP", "MTP", "Registry", "Policy", "Engine",
+                "TandemCore", "CWMP", "USP", "MTP", "MTPWebSocket", "Registry", "Policy", "Engine",
                 "HTTPAuthentication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -162,7 +173,7 @@ let package = Package(
         .executableTarget(
             name: "tandem-sim",
             dependencies: [
-                "TandemCore", "Simulator",
+                "TandemCore", "Simulator", "USPAgentSimulator",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -216,7 +227,8 @@ let package = Package(
         .testTarget(
             name: "TandemServerTests",
             dependencies: [
-                "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication",
+                "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication", "USPAgentSimulator", "USP", "MTP", "MTPWebSocket",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

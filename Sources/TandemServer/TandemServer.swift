@@ -3,8 +3,11 @@ import Engine
 import Foundation
 import Hummingbird
 import Logging
+import MTP
+import MTPWebSocket
 import NIOCore
 import Registry
+import TandemCore
 import ServiceLifecycle
 import UnixSignals
 
@@ -20,6 +23,10 @@ public struct TandemServer: Sendable {
     public let cwmpSessions: CWMPSessionManager
     /// Submitting operations to devices (queue, wake, wait).
     public let operations: DeviceOperations
+    /// The USP controller.
+    public let uspController: USPController
+    /// The USP WebSocket MTP (listener and dialer), when `usp.websocket.listen` is set.
+    public let webSocketTransport: WebSocketTransport?
     let metrics: ServerMetrics
 
     /// Opens the registry under the configured data directory.
@@ -42,8 +49,31 @@ public struct TandemServer: Sendable {
         sessionConfiguration.planner = CWMPPlanner(getBatchSize: configuration.cwmp.getBatchSize)
         sessionConfiguration.omitXMLDeclarationFor = Set(configuration.cwmp.omitXMLDeclarationFor)
         self.cwmpSessions = CWMPSessionManager(configuration: sessionConfiguration, registry: registry, logger: logger)
-        self.operations = DeviceOperations(
+        var transports: [any MessageTransport] = []
+        if let listen = configuration.usp.webSocketListen {
+            let transport = WebSocketTransport(
+                configuration: WebSocketTransportConfiguration(
+                    controllerEndpointID: configuration.usp.endpointID,
+                    listener: .init(host: listen.host, port: listen.port, path: configuration.usp.webSocketPath)),
+                logger: logger)
+            transports.append(transport)
+            webSocketTransport = transport
+        } else {
+            webSocketTransport = nil
+        }
+        // validate() checked the endpoint ID.
+        let endpoint = (try? EndpointID(configuration.usp.endpointID)) ?? (try! EndpointID("self::tandem-controller"))
+        self.uspController = USPController(
+            configuration: USPController.Configuration(endpointID: endpoint), registry: registry, transports: transports, logger: logger)
+        var operations = DeviceOperations(
             registry: registry, cwmpSessions: cwmpSessions, connectionRequests: ConnectionRequestClient(), logger: logger)
+        operations.usp = uspController
+        self.operations = operations
+    }
+
+    /// The long-lived USP services: the MTP transports, then the controller that consumes them.
+    public var uspServices: [any Service] {
+        (webSocketTransport.map { [$0 as any Service] } ?? []) + [uspController]
     }
 
     /// Every `/api/v1` route as (method, OpenAPI path, role needed), for `Schemas/openapi.json` and
@@ -98,9 +128,11 @@ public struct TandemServer: Sendable {
         let cwmp = makeCWMPApplication { channel in
             await onListening("cwmp", Self.describe(channel.localAddress))
         }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api), .init(service: cwmp)]
+        services += uspServices.map { .init(service: $0) }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: api), .init(service: cwmp)],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         logger.info("tandem starting", metadata: [

@@ -47,6 +47,7 @@ public actor USPController: Service {
     private var agents: [String: Agent] = [:]
     private var agentByDevice: [Int64: String] = [:]
     private var running: Set<String> = []
+    private var onboarding: Set<String> = []
     private var messageCounter: UInt64 = 0
     private let messagePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     private nonisolated let work: AsyncStream<Work>
@@ -351,7 +352,11 @@ public actor USPController: Service {
     /// Creates the subscriptions Tandem needs when they are missing (Enable and Persistent true,
     /// protocol digest B.9), then reads the baseline parameters.
     private func onboard(_ key: String) async {
-        guard let deviceID = agents[key]?.deviceID else { return }
+        // A connect record and an OnBoardRequest arrive back to back: onboard once at a time, or both
+        // runs would find the subscriptions missing and create them twice.
+        guard let deviceID = agents[key]?.deviceID, !onboarding.contains(key) else { return }
+        onboarding.insert(key)
+        defer { onboarding.remove(key) }
         var wanted: [(id: String, type: String, reference: String)] = [
             ("\(configuration.subscriptionPrefix)boot", "Event", "Device.Boot!"),
             ("\(configuration.subscriptionPrefix)operation-complete", "OperationComplete", "Device."),
@@ -402,9 +407,11 @@ public actor USPController: Service {
         return get.results.flatMap(\.resolvedPaths).compactMap { $0.parameters["ID"] }
     }
 
-    /// Runs the device's queued tasks one after the other (one runner per agent).
+    /// Runs the device's queued tasks one after the other (one runner per agent), when the device is
+    /// managed over USP: a dual-stack device still managed over CWMP runs its tasks in CWMP sessions.
     private func runTasks(_ key: String) async {
         guard !running.contains(key), let deviceID = agents[key]?.deviceID else { return }
+        guard (try? await registry.device(.registryID(deviceID)))??.activeProtocol == .usp else { return }
         running.insert(key)
         defer { running.remove(key) }
         while agents[key]?.online == true {

@@ -1,1 +1,0 @@
-// The MTPSTOMP adapter arrives with the USP issue.

@@ -1,0 +1,147 @@
+import TandemCore
+import USP
+
+/// The instantiated data model of a simulated USP agent: a TR-181 `Device.` tree of typed
+/// parameters, with tables whose instance numbers persist (R-ARC.8).
+public struct AgentDataModel: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var value: String
+        public var type: ValueType
+        public var writable: Bool
+    }
+
+    public private(set) var parameters: [String: Entry] = [:]
+    /// Tables (`Device.WiFi.SSID.`) and the next instance number of each.
+    public private(set) var tables: [String: UInt32] = [:]
+
+    public init() {}
+
+    /// A realistic TR-181 model for a gateway with `oui` and `serial`.
+    public static func gateway(oui: String, productClass: String, serial: String, softwareVersion: String, endpointID: String) -> AgentDataModel {
+        var model = AgentDataModel()
+        let info: [(String, String, ValueType, Bool)] = [
+            ("Device.DeviceInfo.Manufacturer", "Tandem Simulated Devices", .string, false),
+            ("Device.DeviceInfo.ManufacturerOUI", oui, .string, false),
+            ("Device.DeviceInfo.ModelName", "SimGateway 2", .string, false),
+            ("Device.DeviceInfo.ProductClass", productClass, .string, false),
+            ("Device.DeviceInfo.SerialNumber", serial, .string, false),
+            ("Device.DeviceInfo.HardwareVersion", "HW-2", .string, false),
+            ("Device.DeviceInfo.SoftwareVersion", softwareVersion, .string, false),
+            ("Device.DeviceInfo.UpTime", "0", .unsignedInt, false),
+            ("Device.DeviceInfo.ActiveFirmwareImage", "Device.DeviceInfo.FirmwareImage.1", .string, false),
+            ("Device.LocalAgent.EndpointID", endpointID, .string, false),
+            ("Device.LocalAgent.SoftwareVersion", "sim-1.0", .string, false),
+            ("Device.LocalAgent.SupportedProtocols", "WebSocket,MQTT,STOMP", .string, false),
+            ("Device.CWMPManagementServer.EnableCWMP", "true", .boolean, true),
+            ("Device.Time.Enable", "true", .boolean, true),
+            ("Device.Time.NTPServer1", "pool.ntp.org", .string, true),
+            ("Device.ManagementServer.PeriodicInformInterval", "3600", .unsignedInt, true),
+        ]
+        for (path, value, type, writable) in info { model.parameters[path] = Entry(value: value, type: type, writable: writable) }
+        for (table, rows) in [
+            ("Device.WiFi.SSID.", [["SSID": ("home-\(serial.suffix(4))", ValueType.string), "Enable": ("true", .boolean)],
+                                   ["SSID": ("guest-\(serial.suffix(4))", .string), "Enable": ("false", .boolean)]]),
+            ("Device.WiFi.AccessPoint.", [["SSIDReference": ("Device.WiFi.SSID.1", .string), "Security.KeyPassphrase": ("secret123", .string)]]),
+            ("Device.DeviceInfo.FirmwareImage.", [["Name": ("image-a", .string), "Version": (softwareVersion, .string), "Status": ("Active", .string)],
+                                                  ["Name": ("image-b", .string), "Version": ("", .string), "Status": ("NoImage", .string)]]),
+            ("Device.Hosts.Host.", [["HostName": ("laptop", .string), "IPAddress": ("192.168.1.20", .string), "Active": ("true", .boolean)]]),
+            ("Device.LocalAgent.Subscription.", []),
+        ] as [(String, [[String: (String, ValueType)]])] {
+            model.tables[table] = 1
+            for row in rows {
+                let instance = model.nextInstance(table)
+                for (name, (value, type)) in row {
+                    let writable = !(table == "Device.DeviceInfo.FirmwareImage." || table == "Device.Hosts.Host.")
+                    model.parameters["\(table)\(instance).\(name)"] = Entry(value: value, type: type, writable: writable)
+                }
+            }
+        }
+        return model
+    }
+
+    private mutating func nextInstance(_ table: String) -> UInt32 {
+        let next = tables[table] ?? 1
+        tables[table] = next + 1
+        return next
+    }
+
+    // MARK: Reading
+
+    /// Parameters under an object path or at a parameter path; `*` matches any instance.
+    public func resolve(_ path: String) -> [(String, Entry)] {
+        let isObject = path.hasSuffix(".")
+        let patternSegments = (isObject ? String(path.dropLast()) : path).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        return parameters.filter { key, _ in
+            let segments = key.split(separator: ".", omittingEmptySubsequences: false)
+            if isObject {
+                guard segments.count > patternSegments.count else { return false }
+            } else {
+                guard segments.count == patternSegments.count else { return false }
+            }
+            for (index, pattern) in patternSegments.enumerated() where pattern != "*" && pattern != String(segments[index]) {
+                return false
+            }
+            return true
+        }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// The object instances of a table (`Device.WiFi.SSID.` → `Device.WiFi.SSID.1.` ...).
+    public func instances(of table: String) -> [String] {
+        let base = table.hasSuffix(".") ? table : table + "."
+        var found = Set<String>()
+        for key in parameters.keys where key.hasPrefix(base) {
+            let rest = key.dropFirst(base.count)
+            if let dot = rest.firstIndex(of: "."), UInt32(rest[..<dot]) != nil { found.insert(base + rest[..<dot] + ".") }
+        }
+        return found.sorted { $0.count == $1.count ? $0 < $1 : $0.count < $1.count }
+    }
+
+    public func value(_ path: String) -> String? { parameters[path]?.value }
+
+    // MARK: Writing
+
+    /// Checks a write without doing it: nil when allowed, else the USP error.
+    public func checkSet(_ path: String, _ value: String) -> USPErrorCode? {
+        guard let entry = parameters[path] else { return .invalidPath }
+        guard entry.writable else { return .notWritable }
+        guard (try? TypedValue(parsing: value, as: entry.type)) != nil else { return .invalidValue }
+        return nil
+    }
+
+    public mutating func set(_ path: String, _ value: String) {
+        parameters[path]?.value = value
+    }
+
+    /// Sets a value regardless of writability (the device itself changing it).
+    public mutating func update(_ path: String, _ value: String, type: ValueType = .string) {
+        if parameters[path] != nil { parameters[path]?.value = value } else { parameters[path] = Entry(value: value, type: type, writable: false) }
+    }
+
+    /// Creates an instance of `table`; returns its path (`Device.WiFi.SSID.3.`).
+    public mutating func add(_ table: String, _ settings: [String: String]) throws(USPFailure) -> String {
+        let base = table.hasSuffix(".") ? table : table + "."
+        guard tables[base] != nil else { throw USPFailure(code: tables.keys.contains(where: { $0.hasPrefix(base) }) ? .notATable : .invalidPath, message: "\(base) is not a table") }
+        let instance = nextInstance(base)
+        let path = "\(base)\(instance)."
+        // New rows copy the columns of an existing row (or take the given ones).
+        let template = instances(of: base).first.map { row in resolve(row).map { (String($0.0.dropFirst(row.count)), $0.1) } } ?? []
+        for (name, entry) in template {
+            parameters[path + name] = Entry(value: entry.type == .boolean ? "false" : "", type: entry.type, writable: true)
+        }
+        for (name, value) in settings {
+            let type = parameters[path + name]?.type ?? .string
+            parameters[path + name] = Entry(value: value, type: type, writable: true)
+        }
+        return path
+    }
+
+    /// Deletes an instance; false when it does not exist.
+    public mutating func delete(_ instance: String) -> Bool {
+        let base = instance.hasSuffix(".") ? instance : instance + "."
+        let keys = parameters.keys.filter { $0.hasPrefix(base) }
+        for key in keys { parameters[key] = nil }
+        return !keys.isEmpty
+    }
+}
+
+extension USPFailure: Error {}

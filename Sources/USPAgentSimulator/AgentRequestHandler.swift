@@ -1,0 +1,163 @@
+import Foundation
+import TandemCore
+import USP
+
+/// Answers controller requests against an `AgentDataModel`, the way a TR-369 agent does.
+struct AgentRequestHandler {
+    /// Something the agent does after answering.
+    enum FollowUp: Sendable, Equatable {
+        /// `Device.Reboot()` / `Device.FactoryReset()`: go away and come back with Boot!.
+        case reboot(commandKey: String, cause: String)
+        /// An asynchronous command finishes: Notify OperationComplete.
+        case complete(command: String, commandKey: String, output: [String: String])
+        /// Parameters changed (for ValueChange subscriptions).
+        case changed([String])
+    }
+
+    var model: AgentDataModel
+
+    mutating func handle(_ request: USPMessage.Request) -> (USPMessage.Body, [FollowUp]) {
+        switch request {
+        case .get(let get):
+            let results = get.paramPaths.map { path -> USPGetResponse.RequestedPathResult in
+                let matches = model.resolve(path)
+                if matches.isEmpty && !path.contains("*") {
+                    // R-GET.0: a non-matching path that is not a search is an error.
+                    return .init(requestedPath: path, failure: USPFailure(code: .invalidPath, message: "no such path"))
+                }
+                // Group parameters by their object, relative names inside it.
+                var groups: [String: [String: String]] = [:]
+                for (key, entry) in matches {
+                    let cut = key.lastIndex(of: ".")!
+                    groups[String(key[...cut]), default: [:]][String(key[key.index(after: cut)...])] = entry.value
+                }
+                return .init(requestedPath: path, resolvedPaths: groups.keys.sorted().map { .init(resolvedPath: $0, parameters: groups[$0]!) })
+            }
+            return (.response(.getResponse(USPGetResponse(results: results))), [])
+
+        case .set(let set):
+            var errors: [USPSetResponse.UpdatedObjectResult] = []
+            var successes: [USPSetResponse.UpdatedObjectResult] = []
+            var writes: [(String, String)] = []
+            for object in set.updateObjects {
+                let targets = object.objectPath.contains("*") ? model.instances(of: String(object.objectPath.prefix(upTo: object.objectPath.range(of: "*")!.lowerBound))) : [object.objectPath]
+                var objectErrors: [USPPathError] = []
+                var updated: [String: String] = [:]
+                for target in targets {
+                    let base = target.hasSuffix(".") ? target : target + "."
+                    for setting in object.settings {
+                        if let code = model.checkSet(base + setting.name, setting.value) {
+                            objectErrors.append(USPPathError(path: base + setting.name, code: code, message: code.name))
+                        } else {
+                            writes.append((base + setting.name, setting.value))
+                            updated[setting.name] = setting.value
+                        }
+                    }
+                }
+                if objectErrors.isEmpty {
+                    successes.append(.init(requestedPath: object.objectPath, status: .success([.init(affectedPath: object.objectPath, updatedParameters: updated)])))
+                } else {
+                    errors.append(.init(
+                        requestedPath: object.objectPath,
+                        status: .failure(USPFailure(code: .parameterActionFailed), instanceFailures: [.init(affectedPath: object.objectPath, parameterErrors: objectErrors)])))
+                }
+            }
+            if !errors.isEmpty && !set.allowPartial {
+                // R-SET.1: with allow_partial false a failure means nothing is applied and an Error is sent.
+                let parameterErrors = errors.flatMap { result -> [USPPathError] in
+                    if case .failure(_, let failures) = result.status { return failures.flatMap(\.parameterErrors) }
+                    return []
+                }
+                return (.error(USPErrorMessage(code: .parameterActionFailed, message: "Set failed", parameterErrors: parameterErrors)), [])
+            }
+            for (path, value) in writes { model.set(path, value) }
+            return (.response(.setResponse(USPSetResponse(results: successes + errors))), writes.isEmpty ? [] : [.changed(writes.map(\.0))])
+
+        case .add(let add):
+            var results: [USPAddResponse.CreatedObjectResult] = []
+            var created: [String] = []
+            for object in add.createObjects {
+                var settings: [String: String] = [:]
+                for setting in object.settings { settings[setting.name] = setting.value }
+                do {
+                    let path = try model.add(object.objectPath, settings)
+                    created.append(path)
+                    var keys: [String: String] = [:]
+                    if let id = settings["ID"] { keys["ID"] = id }
+                    if let alias = settings["Alias"] { keys["Alias"] = alias }
+                    results.append(.init(requestedPath: object.objectPath, status: .success(.init(instantiatedPath: path, uniqueKeys: keys))))
+                } catch {
+                    if !add.allowPartial { return (.error(USPErrorMessage(code: error.code, message: error.message)), []) }
+                    results.append(.init(requestedPath: object.objectPath, status: .failure(error)))
+                }
+            }
+            return (.response(.addResponse(USPAddResponse(results: results))), [])
+
+        case .delete(let delete):
+            var results: [USPDeleteResponse.DeletedObjectResult] = []
+            for path in delete.objectPaths {
+                if model.delete(path) {
+                    results.append(.init(requestedPath: path, status: .success(affectedPaths: [path], unaffectedPathErrors: [])))
+                } else if !delete.allowPartial {
+                    return (.error(USPErrorMessage(code: .objectDoesNotExist, message: "\(path) does not exist")), [])
+                } else {
+                    results.append(.init(requestedPath: path, status: .failure(USPFailure(code: .objectDoesNotExist))))
+                }
+            }
+            return (.response(.deleteResponse(USPDeleteResponse(results: results))), [])
+
+        case .operate(let operate):
+            return handleOperate(operate)
+
+        case .getInstances(let request):
+            let results = request.objectPaths.map { path in
+                USPGetInstancesResponse.RequestedPathResult(requestedPath: path, instances: model.instances(of: path).map { .init(path: $0) })
+            }
+            return (.response(.getInstancesResponse(USPGetInstancesResponse(results: results))), [])
+
+        case .getSupportedProtocol:
+            return (.response(.getSupportedProtocolResponse(USPGetSupportedProtocolResponse(agentSupportedVersions: USPRecord.supportedProtocolVersions))), [])
+
+        case .getSupportedDM(let request):
+            let results = request.objectPaths.map { USPGetSupportedDMResponse.RequestedObjectResult(requestedPath: $0, dataModelInstanceURI: "urn:broadband-forum-org:tr-181-2-19-0-usp") }
+            return (.response(.getSupportedDMResponse(USPGetSupportedDMResponse(results: results))), [])
+
+        case .notify, .register, .deregister:
+            return (.error(USPErrorMessage(code: .messageNotSupported, message: "agents do not take this message")), [])
+        }
+    }
+
+    mutating func handleOperate(_ operate: USPOperate) -> (USPMessage.Body, [FollowUp]) {
+        let command = operate.command
+        func done(_ outcome: USPOperateResponse.Outcome) -> USPMessage.Body {
+            .response(.operateResponse(USPOperateResponse(results: [.init(executedCommand: command, outcome: outcome)])))
+        }
+        switch command {
+        case "Device.Reboot()":
+            return (done(.outputArguments([:])), [.reboot(commandKey: operate.commandKey, cause: "RemoteReboot")])
+        case "Device.FactoryReset()":
+            return (done(.outputArguments([:])), [.reboot(commandKey: operate.commandKey, cause: "RemoteFactoryReset")])
+        case let firmware where firmware.hasPrefix("Device.DeviceInfo.FirmwareImage.") && firmware.hasSuffix(".Download()"):
+            guard let url = operate.inputArguments["URL"], !url.isEmpty else {
+                return (done(.failure(USPFailure(code: .invalidCommandArguments, message: "URL is required"))), [])
+            }
+            // The image's version is the file name without extension (sim convention).
+            let version = url.split(separator: "/").last.map { String($0.split(separator: ".").first ?? $0) } ?? "unknown"
+            let image = String(firmware.dropLast("Download()".count))
+            model.update(image + "Version", version)
+            model.update(image + "Status", "Available")
+            var followUps: [FollowUp] = [.complete(command: command, commandKey: operate.commandKey, output: [:])]
+            if operate.inputArguments["AutoActivate"] == "true" {
+                model.update("Device.DeviceInfo.SoftwareVersion", version)
+                followUps.append(.reboot(commandKey: operate.commandKey, cause: "LocalReboot"))
+            }
+            return (done(.requestObject("Device.LocalAgent.Request.1.")), followUps)
+        case "Device.ScheduleTimer()":
+            return (done(.requestObject("Device.LocalAgent.Request.2.")), [.complete(command: command, commandKey: operate.commandKey, output: [:])])
+        case let command where command.hasSuffix(".Upload()") || command.hasSuffix(".Backup()") || command.hasSuffix(".Restore()"):
+            return (done(.requestObject("Device.LocalAgent.Request.3.")), [.complete(command: command, commandKey: operate.commandKey, output: [:])])
+        default:
+            return (.error(USPErrorMessage(code: .invalidPath, message: "\(command) is not supported")), [])
+        }
+    }
+}
