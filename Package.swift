@@ -140,7 +140,7 @@ let package = Package(
         .target(
             name: "USPAgentSimulator",
             dependencies: [
-                "TandemCore", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
+                "TandemCore", "USP", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -151,7 +151,7 @@ let package = Package(
         .target(
             name: "TandemServer",
             dependencies: [
-                "TandemCore", "CWMP", "USP", "MTP", "MTPWebSocket", "Registry", "Policy", "Engine",
+                "TandemCore", "CWMP", "USP", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP", "Registry", "Policy", "Engine",
                 "HTTPAuthentication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -227,7 +227,7 @@ let package = Package(
         .testTarget(
             name: "TandemServerTests",
             dependencies: [
-                "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication", "USPAgentSimulator", "USP", "MTP", "MTPWebSocket",
+                "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication", "USPAgentSimulator", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

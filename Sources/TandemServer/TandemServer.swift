@@ -4,6 +4,8 @@ import Foundation
 import Hummingbird
 import Logging
 import MTP
+import MTPMQTT
+import MTPSTOMP
 import MTPWebSocket
 import NIOCore
 import Registry
@@ -27,6 +29,8 @@ public struct TandemServer: Sendable {
     public let uspController: USPController
     /// The USP WebSocket MTP (listener and dialer), when `usp.websocket.listen` is set.
     public let webSocketTransport: WebSocketTransport?
+    /// Every USP MTP the server runs.
+    public let transports: [any MessageTransport]
     let metrics: ServerMetrics
 
     /// Opens the registry under the configured data directory.
@@ -61,6 +65,31 @@ public struct TandemServer: Sendable {
         } else {
             webSocketTransport = nil
         }
+        if let broker = configuration.usp.mqttBroker {
+            var mqtt = MQTTTransport.Configuration(
+                host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, topic: configuration.usp.mqttTopic)
+            if broker.usesTLS {
+                var tls = MQTTTLSConfiguration()
+                tls.useSystemTrustStore = true
+                mqtt.tls = tls
+            }
+            do {
+                transports.append(try MQTTTransport(configuration: mqtt, logger: logger))
+            } catch {
+                logger.error("MQTT MTP disabled: invalid configuration", metadata: ["error": "\(error)"])
+            }
+        }
+        if let broker = configuration.usp.stompBroker {
+            var stomp = STOMPTransport.Configuration(
+                host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, destination: configuration.usp.stompDestination)
+            if broker.usesTLS { stomp.tls = STOMPTransport.Configuration.TLS() }
+            do {
+                transports.append(try STOMPTransport(configuration: stomp, logger: logger))
+            } catch {
+                logger.error("STOMP MTP disabled: invalid configuration", metadata: ["error": "\(error)"])
+            }
+        }
+        self.transports = transports
         // validate() checked the endpoint ID.
         let endpoint = (try? EndpointID(configuration.usp.endpointID)) ?? (try! EndpointID("self::tandem-controller"))
         self.uspController = USPController(
@@ -73,7 +102,7 @@ public struct TandemServer: Sendable {
 
     /// The long-lived USP services: the MTP transports, then the controller that consumes them.
     public var uspServices: [any Service] {
-        (webSocketTransport.map { [$0 as any Service] } ?? []) + [uspController]
+        transports.map { $0 as any Service } + [uspController]
     }
 
     /// Every `/api/v1` route as (method, OpenAPI path, role needed), for `Schemas/openapi.json` and

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MTP
 import MTPMQTT
+import MTPSTOMP
 import MTPWebSocket
 import TandemCore
 import USP
@@ -12,6 +13,8 @@ public enum AgentMTP: Sendable {
     case webSocket(url: String)
     /// Publish to the controller's topic through a broker; listen on `agentTopic`.
     case mqtt(host: String, port: Int, controllerTopic: String, agentTopic: String, version: MosquittoClient.ProtocolVersion)
+    /// Send to the controller's STOMP destination; listen on `agentDestination`.
+    case stomp(host: String, port: Int, controllerDestination: String, agentDestination: String)
 }
 
 /// A simulated TR-369 agent: a TR-181 data model, the agent side of the USP messages, Boot!,
@@ -117,7 +120,9 @@ public actor SimulatedAgent {
             let client = try MosquittoClient(configuration: configuration)
             try await client.connect()
             try await client.subscribe(agentTopic)
-            // MQTT 3.1.1 has no Response Topic: the reply-to travels in the topic name (R-MQTT.23).
+            // Over 3.1.1 the controller appends its own reply-to to our topic (R-MQTT.24).
+            try await client.subscribe(agentTopic + "/+")
+            // MQTT 3.1.1 has no Response Topic: the reply-to travels in the topic name (R-MQTT.24).
             let publishTopic = version == .v5 ? controllerTopic : controllerTopic + "/reply-to=" + agentTopic.replacingOccurrences(of: "/", with: "%2F")
             await linked { bytes in
                 try await client.publish(bytes, to: publishTopic, qos: 1, properties: MQTTPublishProperties(contentType: "usp.msg", responseTopic: agentTopic))
@@ -132,6 +137,31 @@ public actor SimulatedAgent {
                 group.cancelAll()
             }
             client.disconnect()
+        case .stomp(let host, let port, let controllerDestination, let agentDestination):
+            var configuration = STOMPTransport.Configuration(
+                host: host, port: port, endpointID: identity.endpointID.rawValue, destination: agentDestination)
+            configuration.backoff = .init(initialInterval: .milliseconds(200), multiplier: 2000, maximumInterval: .seconds(2))
+            let transport = try STOMPTransport(configuration: configuration, logger: logger)
+            let controller = MTPAddress(transport: "stomp", destination: controllerDestination)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await transport.run() }
+                group.addTask { await self.runFollowUps() }
+                for await event in transport.events {
+                    switch event {
+                    case .linkUp:
+                        await self.linked { bytes in try await transport.send(bytes, to: controller) }
+                        try? await self.sendRecord(.stompConnect(version: .v1_2, subscribedDestination: agentDestination))
+                        await self.announce()
+                    case .linkDown:
+                        await self.unlinked()
+                    case .record(let inbound):
+                        await self.received(inbound.bytes)
+                    case .peerConnected, .peerDisconnected:
+                        break
+                    }
+                }
+                group.cancelAll()
+            }
         }
     }
 

@@ -22,6 +22,18 @@ extension Tandem {
         @Option(help: ArgumentHelp("MQTT broker for the USP MQTT MTP (overrides usp.mqtt.broker).", valueName: "mqtt://host:port"))
         var mqttBroker: String?
 
+        @Option(help: ArgumentHelp("MQTT topic the controller subscribes to (overrides usp.mqtt.topic).", valueName: "topic"))
+        var mqttTopic: String?
+
+        @Option(help: ArgumentHelp("STOMP broker for the USP STOMP MTP (overrides usp.stomp.broker).", valueName: "stomp://host:port"))
+        var stompBroker: String?
+
+        @Option(help: ArgumentHelp("STOMP destination the controller subscribes to (overrides usp.stomp.destination).", valueName: "dest"))
+        var stompDestination: String?
+
+        @Option(name: .customLong("usp-endpoint-id"), help: ArgumentHelp("The controller's USP endpoint ID (overrides usp.endpointId).", valueName: "id"))
+        var uspEndpointID: String?
+
         @Option(help: ArgumentHelp("Log level (overrides log.level).", valueName: "level"))
         var logLevel: String?
 
@@ -39,6 +51,14 @@ extension Tandem {
                 }) {
                     configuration.usp.mqttBroker = value
                 }
+                if let mqttTopic { configuration.usp.mqttTopic = mqttTopic }
+                if let value = try flag("--stomp-broker", stompBroker, { text throws(ConfigurationError) in
+                    try BrokerURL(parsing: text, schemes: ["stomp": 61613, "stomps": 61614])
+                }) {
+                    configuration.usp.stompBroker = value
+                }
+                if let stompDestination { configuration.usp.stompDestination = stompDestination }
+                if let uspEndpointID { configuration.usp.endpointID = uspEndpointID }
                 if let logLevel {
                     guard let level = Logger.Level(rawValue: logLevel) else {
                         throw ConfigurationError(key: "--log-level", source: "command line", "unknown level \"\(logLevel)\"")

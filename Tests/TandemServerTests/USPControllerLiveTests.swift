@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Logging
 import MTP
+import MTPMQTT
 import MTPWebSocket
 import Registry
 import ServiceLifecycle
@@ -158,4 +159,87 @@ import USPAgentSimulator
             #expect(try await server.registry.device(try DeviceIdentifier(parsing: "os::00D09E-LOST1")) == nil)
         }
     }
+}
+
+/// The same controller over the brokered MTPs that `Scripts/test` starts.
+@Suite struct USPBrokeredLiveTests {
+    /// `host:port` from an environment variable; under CI a missing broker is a failure, not a skip.
+    static func broker(_ variable: String) -> (host: String, port: Int)? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let value = environment[variable], let colon = value.lastIndex(of: ":"), let port = Int(value[value.index(after: colon)...]) else {
+            if environment["CI"] == "true" { Issue.record("\(variable) is not set: Scripts/test must start the broker under CI") }
+            return nil
+        }
+        return (String(value[..<colon]), port)
+    }
+
+    @Test func agentOverSTOMPIsOnboardedAndAnswers() async throws {
+        guard let broker = Self.broker("TANDEM_TEST_STOMP") else { return }
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let suffix = UUID().uuidString.prefix(8)
+        var configuration = TandemConfiguration()
+        configuration.dataDirectory = directory
+        configuration.usp.endpointID = "self::tandem-stomp"
+        configuration.usp.webSocketListen = nil
+        configuration.usp.stompBroker = try BrokerURL(parsing: "stomp://\(broker.host):\(broker.port)", schemes: ["stomp": 61613])
+        configuration.usp.stompDestination = "/queue/tandem-controller-\(suffix)"
+        let server = try TandemServer(configuration: configuration, logger: Logger(label: "test"))
+        let agent = SimulatedAgent(
+            identity: .init(oui: "00D09E", serialNumber: "STOMP\(suffix)"), controllerEndpointID: "self::tandem-stomp",
+            mtp: .stomp(host: broker.host, port: broker.port, controllerDestination: "/queue/tandem-controller-\(suffix)", agentDestination: "/queue/agent-\(suffix)"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in server.uspServices { group.addTask { try await service.run() } }
+            group.addTask { try await agent.run() }
+            defer { group.cancelAll() }
+            #expect(try await USPControllerLiveTests.eventually(.seconds(20)) { await agent.subscriptionIDs().count == 2 })
+            let device = try #require(try await server.registry.device(try DeviceIdentifier(parsing: "os::00D09E-STOMP\(suffix)")))
+            #expect(device.connection["mtp"] == "stomp")
+            let get = try await server.operations.submit(.get(paths: [try PathExpression("Device.DeviceInfo.ModelName")]), to: device, actor: "test")
+            let done = try await server.operations.wait(forTask: get.task.id, timeout: .seconds(10))
+            #expect(done.state == .done)
+            #expect(done.result?.value(at: "Device.DeviceInfo.ModelName") == .string("SimGateway 2"))
+        }
+    }
+
+    @Test(arguments: [MosquittoVersionChoice.v5, .v311])
+    func agentOverMQTTIsOnboardedAndAnswers(version: MosquittoVersionChoice) async throws {
+        guard let broker = Self.broker("TANDEM_TEST_MQTT") else { return }
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let suffix = UUID().uuidString.prefix(8)
+        var configuration = TandemConfiguration()
+        configuration.dataDirectory = directory
+        configuration.usp.endpointID = "self::tandem-mqtt"
+        configuration.usp.webSocketListen = nil
+        configuration.usp.mqttBroker = try BrokerURL(parsing: "mqtt://\(broker.host):\(broker.port)", schemes: ["mqtt": 1883])
+        configuration.usp.mqttTopic = "usp/controller/\(suffix)"
+        let server = try TandemServer(configuration: configuration, logger: Logger(label: "test"))
+        let agent = SimulatedAgent(
+            identity: .init(oui: "00D09E", serialNumber: "MQTT\(suffix)"), controllerEndpointID: "self::tandem-mqtt",
+            mtp: .mqtt(host: broker.host, port: broker.port, controllerTopic: "usp/controller/\(suffix)", agentTopic: "usp/agent/\(suffix)", version: version.mosquitto))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in server.uspServices { group.addTask { try await service.run() } }
+            // Give the controller time to subscribe before the agent announces itself.
+            try await Task.sleep(for: .milliseconds(500))
+            group.addTask { try await agent.run() }
+            defer { group.cancelAll() }
+            #expect(try await USPControllerLiveTests.eventually(.seconds(20)) { await agent.subscriptionIDs().count == 2 })
+            let device = try #require(try await server.registry.device(try DeviceIdentifier(parsing: "os::00D09E-MQTT\(suffix)")))
+            let set = try await server.operations.submit(
+                .set(values: [ParameterSetting(path: try PathExpression("Device.Time.NTPServer1"), value: .string("ntp.example"))], allowPartial: false, parameterKey: nil),
+                to: device, actor: "test")
+            #expect(try await server.operations.wait(forTask: set.task.id, timeout: .seconds(10)).state == .done)
+            #expect(await agent.value("Device.Time.NTPServer1") == "ntp.example")
+        }
+    }
+}
+
+enum MosquittoVersionChoice: String, Sendable, CustomStringConvertible {
+    case v5, v311
+    var description: String { rawValue }
+}
+
+extension MosquittoVersionChoice {
+    var mosquitto: MosquittoClient.ProtocolVersion { self == .v5 ? .v5 : .v311 }
 }
