@@ -18,6 +18,14 @@ public protocol MessageTransport: Service {
     /// Sends one serialized USP Record to `destination`. Throws when it cannot be handed to the MTP
     /// (no connection to that peer, broker down, record too large).
     func send(_ record: [UInt8], to destination: MTPAddress) async throws
+
+    /// Tells the MTP that a record from `peer` could not be parsed. MTPs with a connection per peer
+    /// close it (WebSocket: code 1003, TR-369 R-WS.14); brokered MTPs have nothing to close.
+    func rejectUnparseableRecord(from peer: MTPAddress) async
+}
+
+extension MessageTransport {
+    public func rejectUnparseableRecord(from peer: MTPAddress) async {}
 }
 
 /// Something a transport reports.

@@ -124,6 +124,11 @@ public final class WebSocketTransport: MessageTransport, Sendable {
     ///
     /// - Throws: ``WebSocketTransportError`` `.shuttingDown` when the transport stopped (or has no
     ///   listener and `run()` returned) before the listener came up.
+    /// R-WS.14 / pitfall: a record that cannot be parsed closes the session with 1003.
+    public func rejectUnparseableRecord(from peer: MTPAddress) async {
+        await close(peer, code: .unsupportedData, reason: "unparseable USP record")
+    }
+
     public func listeningPort() async throws -> Int {
         try await listenerState.port()
     }

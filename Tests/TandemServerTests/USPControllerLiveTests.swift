@@ -4,6 +4,10 @@ import Logging
 import MTP
 import MTPMQTT
 import MTPWebSocket
+import HummingbirdWSClient
+import NIOWebSocket
+import NIOCore
+import HTTPTypes
 import Registry
 import ServiceLifecycle
 import TandemCore
@@ -242,4 +246,33 @@ enum MosquittoVersionChoice: String, Sendable, CustomStringConvertible {
 
 extension MosquittoVersionChoice {
     var mosquitto: MosquittoClient.ProtocolVersion { self == .v5 ? .v5 : .v311 }
+}
+
+/// R-WS.14 through the whole server: garbage on the WebSocket MTP closes that session with 1003.
+@Suite struct USPWebSocketHostileTests {
+    @Test func unparseableRecordClosesTheSessionWith1003() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        var configuration = TandemConfiguration()
+        configuration.dataDirectory = directory
+        configuration.usp.endpointID = "self::tandem-test"
+        configuration.usp.webSocketListen = ListenAddress(host: "127.0.0.1", port: 0)
+        let server = try TandemServer(configuration: configuration, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for service in server.uspServices { group.addTask { try await service.run() } }
+            defer { group.cancelAll() }
+            let port = try await server.webSocketTransport!.listeningPort()
+            let close = try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/usp?eid=proto::garbage",
+                configuration: WebSocketClientConfiguration(additionalHeaders: [.secWebSocketProtocol: "v1.usp"]),
+                logger: Logger(label: "test")
+            ) { inbound, outbound, _ in
+                try await outbound.write(.binary(ByteBuffer(bytes: [0xFF, 0xFF, 0xFF, 0xFF, 0x0F])))
+                for try await _ in inbound {}
+            }
+            #expect(close?.closeCode == .unacceptableData)
+            let events = try await server.registry.events(deviceID: nil, limit: 10)
+            #expect(events.contains { $0.kind == "protocolError" && $0.summary.contains("unparseable USP record") })
+        }
+    }
 }

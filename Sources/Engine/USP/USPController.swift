@@ -133,6 +133,7 @@ public actor USPController: Service {
             logger.notice("unparseable USP record", metadata: ["from": "\(inbound.replyTo)", "error": "\(error)"])
             try? await registry.appendEvent(DeviceEvent(
                 deviceID: nil, at: Date(), kind: "protocolError", summary: "unparseable USP record from \(inbound.replyTo): \(error)", actor: "device"))
+            await transports[inbound.replyTo.transport]?.rejectUnparseableRecord(from: inbound.replyTo)
             return
         }
         guard record.isAddressed(to: configuration.endpointID) else {
