@@ -132,6 +132,10 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -166,14 +170,18 @@ let package = Package(
             dependencies: [
                 "TandemServer", "Registry", "TandemCore", "CWMP", "USP", "HTTPAuthentication",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "tandem-sim",
             dependencies: [
-                "TandemCore", "Simulator", "USPAgentSimulator",
+                "TandemCore", "Simulator", "USPAgentSimulator", "MTPMQTT",
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -227,7 +235,7 @@ let package = Package(
         .testTarget(
             name: "TandemServerTests",
             dependencies: [
-                "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication", "USPAgentSimulator", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
+                "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication", "USPAgentSimulator", "Simulator", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

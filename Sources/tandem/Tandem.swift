@@ -8,7 +8,10 @@ struct Tandem: AsyncParsableCommand {
         commandName: "tandem",
         abstract: "A TR-069 ACS and TR-369 USP controller over one device registry.",
         version: "0.1.0",
-        subcommands: [Serve.self, Devices.self, Token.self, CWMPCommand.self, USPCommand.self])
+        subcommands: [
+            Serve.self, Devices.self, Device.self, Get.self, Set.self, Add.self, Delete.self, Reboot.self, FactoryReset.self,
+            Download.self, Operate.self, Tasks.self, Events.self, Token.self, CWMPCommand.self, USPCommand.self,
+        ])
 
     /// Exit codes: 0 ok, 1 device fault, 2 usage or configuration, 3 unreachable or timed out.
     static func main() async {

@@ -268,7 +268,28 @@ struct TaskSummary: Encodable {
     var createdAt: Date
     var updatedAt: Date
     var expiresAt: Date?
+    /// The Connection Request sent to wake a CWMP device; always present (null otherwise), so that
+    /// tasks have one JSON shape whatever the protocol.
     var connectionRequest: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case id, deviceId, operation, state, attempts, result, fault, createdAt, updatedAt, expiresAt, connectionRequest
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(deviceId, forKey: .deviceId)
+        try c.encode(operation, forKey: .operation)
+        try c.encode(state, forKey: .state)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(result, forKey: .result)
+        try c.encode(fault, forKey: .fault)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(expiresAt, forKey: .expiresAt)
+        try c.encode(connectionRequest, forKey: .connectionRequest)
+    }
 
     init(_ task: DeviceTask) {
         id = task.id

@@ -1,1 +1,0 @@
-// The device simulator arrives with the CWMP and USP issues.
