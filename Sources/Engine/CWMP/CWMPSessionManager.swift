@@ -72,6 +72,8 @@ public actor CWMPSessionManager {
         var machine: Machine
         var deviceID: Int64?
         var productClass = ""
+        /// `InternetGatewayDevice` for TR-098 CPEs: TR-181 paths go through `PathAliases`.
+        var dataModelRoot = "Device"
         var lastSeen: ContinuousClock.Instant
         /// Tasks with requests in this session, and what their steps taught so far.
         var progress: [Int64: TaskProgress] = [:]
@@ -79,6 +81,8 @@ public actor CWMPSessionManager {
 
     struct TaskProgress {
         var operation: TandemCore.Operation
+        /// The operator wrote TR-181 paths for a TR-098 device: results are translated back.
+        var aliased = false
         var outstanding: Int
         var result = OperationResult()
         var parameters: [StoredParameter] = []
@@ -253,6 +257,7 @@ public actor CWMPSessionManager {
             }
             sessions[id]?.deviceID = device.id
             sessions[id]?.productClass = inform.deviceID.productClass
+            sessions[id]?.dataModelRoot = inform.dataModelRoot ?? "Device"
             sessionByDevice[device.id] = id
             await completeFinishedTransfers(inform, deviceID: device.id)
             return mutate(id) { $0.acceptInform(at: clock.now) } ?? .nothing
@@ -311,8 +316,11 @@ public actor CWMPSessionManager {
             }
             guard let task else { return }
             do {
-                let requests = try configuration.planner.plan(task.operation, taskID: task.id)
-                sessions[id]?.progress[task.id] = TaskProgress(operation: task.operation, outstanding: requests.count)
+                var operation = task.operation
+                let aliased = sessions[id]?.dataModelRoot == "InternetGatewayDevice"
+                if aliased { operation = try PathAliases.forTR098(operation) }
+                let requests = try configuration.planner.plan(operation, taskID: task.id)
+                sessions[id]?.progress[task.id] = TaskProgress(operation: operation, aliased: aliased, outstanding: requests.count)
                 for (index, request) in requests.enumerated() {
                     _ = mutate(id) { $0.enqueue(request, tag: TaskStep(taskID: task.id, step: index)) }
                 }
@@ -361,7 +369,8 @@ public actor CWMPSessionManager {
                 for object in progress.removedObjects { try await registry.removeParameters(deviceID: deviceID, under: object) }
             }
             // The parameters the response taught are stored in the same transaction that completes the task.
-            try await registry.completeTask(id: tag.taskID, result: progress.result, parameters: progress.parameters, at: now)
+            let result = progress.aliased ? PathAliases.toTR181(progress.result) : progress.result
+            try await registry.completeTask(id: tag.taskID, result: result, parameters: progress.parameters, at: now)
         } catch {
             logger.error("cannot complete task", metadata: ["task": "\(tag.taskID)", "error": "\(error)"])
         }
