@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOHTTP1
 import Registry
 import TandemCore
 import TandemServer
@@ -24,8 +25,18 @@ extension Tandem {
         @Flag(help: "Print JSON for scripts instead of a table.")
         var json = false
 
+        @Option(help: ArgumentHelp("List through this Tandem API instead of the local registry file (or TANDEM_SERVER).", valueName: "url"))
+        var server: String?
+
+        @Option(help: ArgumentHelp("API token (or TANDEM_TOKEN).", valueName: "token"))
+        var token: String?
+
         func run() async throws {
             let deviceFilter = try parseFilter()
+            if let server = server ?? ProcessInfo.processInfo.environment["TANDEM_SERVER"] {
+                try await listRemotely(server)
+                return
+            }
             let configuration = try options.load()
             let store: SQLiteRegistryStore
             do {
@@ -43,6 +54,36 @@ extension Tandem {
             } else {
                 print(DeviceTable.render(devices, now: Date()), terminator: "")
             }
+        }
+
+        /// The same listing through `GET /api/v1/devices`.
+        func listRemotely(_ server: String) async throws {
+            var remote = RemoteOptions()
+            remote.server = server
+            remote.token = token
+            remote.json = json
+            var query = ["limit=\(min(limit, 1000))"]
+            for item in filter {
+                guard let equals = item.firstIndex(of: "=") else { continue }
+                query.append("\(item[..<equals])=\(APIClient.encode(String(item[item.index(after: equals)...])))")
+            }
+            let object = try await remote.client().call(.GET, "/api/v1/devices?" + query.joined(separator: "&"))
+            let devices = (object as? [String: Any])?["devices"] as? [[String: Any]] ?? []
+            if json {
+                printJSON(devices)
+                return
+            }
+            let rows = devices.map { device -> [String] in
+                let active = device["activeProtocol"] as? String
+                let protocols = (device["protocols"] as? [String] ?? []).map { $0 == active ? "\($0)*" : $0 }
+                return [
+                    "\(device["id"] ?? "")", (device["cwmpDeviceId"] ?? device["uspEndpointId"]) as? String ?? "-",
+                    protocols.joined(separator: ","), device["manufacturer"] as? String ?? "-", device["modelName"] as? String ?? "-",
+                    device["softwareVersion"] as? String ?? "-", device["lastContact"] as? String ?? "never",
+                    (device["tags"] as? [String] ?? []).joined(separator: ","),
+                ]
+            }
+            print(TextFormat.table(header: ["ID", "DEVICE", "PROTOCOL", "MANUFACTURER", "MODEL", "SOFTWARE", "LAST CONTACT", "TAGS"], rows: rows), terminator: "")
         }
 
         func parseFilter() throws -> DeviceFilter {

@@ -13,6 +13,9 @@ extension Tandem {
         @Option(help: ArgumentHelp("CWMP listener (overrides cwmp.listen).", valueName: "host:port"))
         var cwmpListen: String?
 
+        @Option(help: ArgumentHelp("How CPEs authenticate: open, basic or digest (overrides cwmp.auth.mode).", valueName: "mode"))
+        var cwmpAuth: String?
+
         @Option(help: ArgumentHelp("REST API listener (overrides api.listen).", valueName: "host:port"))
         var apiListen: String?
 
@@ -50,6 +53,12 @@ extension Tandem {
                     try BrokerURL(parsing: text, schemes: ["mqtt": 1883, "mqtts": 8883])
                 }) {
                     configuration.usp.mqttBroker = value
+                }
+                if let cwmpAuth {
+                    guard let mode = CWMPAuthMode(rawValue: cwmpAuth) else {
+                        throw ConfigurationError(key: "--cwmp-auth", source: "command line", "unknown mode \"\(cwmpAuth)\" (open, basic or digest)")
+                    }
+                    configuration.cwmp.authMode = mode
                 }
                 if let mqttTopic { configuration.usp.mqttTopic = mqttTopic }
                 if let value = try flag("--stomp-broker", stompBroker, { text throws(ConfigurationError) in

@@ -187,6 +187,21 @@ import Testing
         }
     }
 
+    @Test func xmlPrologIsLeftOutForProductClassesThatRejectIt() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory) { $0.cwmp.omitXMLDeclarationFor = ["HG8245"] }
+        try await server.makeCWMPApplication().test(.live) { client in
+            let picky = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
+            #expect(String(buffer: picky.body).hasPrefix("<SOAP-ENV:Envelope") || String(buffer: picky.body).hasPrefix("<soap"))
+            #expect(!String(buffer: picky.body).contains("<?xml"))
+            let other = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-periodic-igd-1-1.xml"))
+            #expect(String(buffer: other.body).hasPrefix("<?xml"))
+            // Replies use the CPE's own cwmp namespace.
+            #expect(String(buffer: other.body).contains("urn:dslforum-org:cwmp-1-1"))
+        }
+    }
+
     @Test func overloadRefusesNewSessionsButKeepsOpenOnes() async throws {
         let directory = temporaryDirectory()
         defer { remove(directory) }

@@ -119,6 +119,12 @@ import ServiceLifecycle
             #expect(await fleet.devices[0].value("Device.Time.NTPServer1") == .string("ntp.tandem.example"))
             #expect(await agent.value("Device.Time.NTPServer1") == "ntp.tandem.example")
 
+            // The listing through the API knows both devices, each with its protocol.
+            let listing = try await Self.tandem(["devices", "--server", "http://127.0.0.1:\(apiPort)", "--token", token, "--json", "--filter", "oui=ACDE48"])
+            #expect(listing.status == 0, "\(listing.stderr)")
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(listing.stdout.utf8)) as? [[String: Any]])
+            #expect(Set(rows.compactMap { $0["activeProtocol"] as? String }) == ["cwmp", "usp"])
+
             // Usage errors exit 2, an unreachable server 3.
             #expect(try await Self.tandem(["get", cwmpID, "Device..X"] + remote).status == 2)
             #expect(try await Self.tandem(["get", cwmpID, "Device.X", "--server", "http://127.0.0.1:\(apiPort)"]).status == 2)
