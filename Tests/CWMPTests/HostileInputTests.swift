@@ -177,7 +177,13 @@ import TandemCore
             _ = try? CWMPDecoder().decode([0xFF, 0xFE, 0x3C, 0x00, 0x61], from: .cpe)
             _ = try? CWMPDecoder().decode(Array("<?xml version=\"1.0\" encoding=\"UTF-16\"?><a/>".utf8), from: .cpe)
         }
-        #expect(output.isEmpty, "libxml2 wrote: \(output)")
+        // Other suites run in parallel and the test runner itself writes to standard error, so look
+        // for what libxml2's default handlers print ("file:line: parser error : ...") rather than
+        // for an empty stream.
+        let libxml2Lines = output.split(separator: "\n").filter { line in
+            ["parser error", "error :", "warning :", "namespace error", "encoding error", "Entity:", "validity error"].contains { line.contains($0) }
+        }
+        #expect(libxml2Lines.isEmpty, "libxml2 wrote: \(libxml2Lines)")
     }
 }
 
