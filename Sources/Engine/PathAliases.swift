@@ -93,6 +93,8 @@ public enum PathAliases {
             var converted: [PathExpression] = []
             for object in objects { converted.append(try convert(object)) }
             return .delete(objects: converted)
+        case .discover(let object, let nextLevel):
+            return .discover(object: try convert(object), nextLevel: nextLevel)
         default:
             return operation
         }

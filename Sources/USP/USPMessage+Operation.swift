@@ -57,6 +57,8 @@ extension USPMessage.Request {
             self = .operate(USPOperate(command: "Device.Reboot()", commandKey: commandKey ?? "", sendResponse: true))
         case .factoryReset:
             self = .operate(USPOperate(command: "Device.FactoryReset()", sendResponse: true))
+        case .discover(let object, let nextLevel):
+            self = .getInstances(USPGetInstances(objectPaths: [object.description], firstLevelOnly: nextLevel))
         case .download, .upload, .scheduleInform:
             throw Fault(
                 category: .notSupported,

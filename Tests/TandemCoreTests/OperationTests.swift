@@ -18,6 +18,7 @@ import TandemCore
             .download(FileTransfer(kind: .firmware, url: "https://files.example/fw.bin", fileSize: 1024, commandKey: "fw")),
             .upload(FileTransfer(kind: .log, url: "http://files.example/upload", username: "u", password: "p")),
             .scheduleInform(delaySeconds: 60, commandKey: nil),
+            .discover(object: p("Device.WiFi."), nextLevel: true),
         ]
     }()
 

@@ -70,6 +70,12 @@ import Testing
             #expect(get.result?.value(at: "Device.DeviceInfo.SerialNumber") == .string(device.serialNumber))
             #expect(try await server.registry.parameters(deviceID: device.id, under: "Device.DeviceInfo.").count > 5)
 
+            // GetParameterNames: names and writability reach the registry.
+            let discover = try await run(.discover(object: try PathExpression("Device.WiFi."), nextLevel: false))
+            #expect(discover.state == .done)
+            #expect(discover.result?.entries.contains { $0.path == "Device.WiFi.SSID.1.SSID" && $0.writable == true } == true)
+            #expect(try await server.registry.parameters(deviceID: device.id, under: "Device.WiFi.SSID.1.SSID").first?.writable == true)
+
             let set = try await run(.set(
                 values: [ParameterSetting(path: try PathExpression("Device.WiFi.SSID.1.SSID"), value: .string("tandem-live"))], allowPartial: false, parameterKey: "live-1"))
             #expect(set.state == .done)

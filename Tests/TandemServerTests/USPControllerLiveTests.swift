@@ -82,6 +82,12 @@ import USPAgentSimulator
             #expect(faulted.state == .faulted)
             #expect(faulted.fault?.code == .usp(.parameterActionFailed))
 
+            // GetInstances through the neutral discover operation.
+            let discover = try await server.operations.submit(.discover(object: try PathExpression("Device.WiFi.SSID."), nextLevel: true), to: device, actor: "test")
+            let discovered = try await server.operations.wait(forTask: discover.task.id, timeout: .seconds(10))
+            #expect(discovered.state == .done)
+            #expect(Set(discovered.result?.entries.map(\.path) ?? []) == ["Device.WiFi.SSID.1.", "Device.WiFi.SSID.2."])
+
             // Add and Delete
             let add = try await server.operations.submit(
                 .add(object: try PathExpression("Device.WiFi.SSID."), parameters: [ParameterSetting(path: try PathExpression("SSID"), value: .string("iot"))]),

@@ -71,6 +71,9 @@ public struct CWMPPlanner: Sendable {
             return [.upload(ACSRequest.Upload(transfer))]
         case .scheduleInform(let delay, let key):
             return [.scheduleInform(delaySeconds: delay, commandKey: key ?? Self.commandKey(forTask: taskID))]
+        case .discover(let object, let nextLevel):
+            guard object.isConcrete else { throw Fault(category: .notSupported, message: "\(object): GetParameterNames needs a concrete path") }
+            return [.getParameterNames(path: object.description, nextLevel: nextLevel)]
         }
     }
 

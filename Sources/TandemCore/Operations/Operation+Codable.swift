@@ -4,7 +4,7 @@
 extension Operation: Codable {
     private enum CodingKeys: String, CodingKey {
         case op, paths, values, allowPartial, parameterKey, object, parameters, objects, command, input
-        case commandKey, transfer, delaySeconds
+        case commandKey, transfer, delaySeconds, nextLevel
     }
 
     public init(from decoder: any Decoder) throws {
@@ -41,10 +41,14 @@ extension Operation: Codable {
             self = .scheduleInform(
                 delaySeconds: try c.decode(UInt32.self, forKey: .delaySeconds),
                 commandKey: try c.decodeIfPresent(String.self, forKey: .commandKey))
+        case "discover":
+            self = .discover(
+                object: try c.decode(PathExpression.self, forKey: .object),
+                nextLevel: try c.decodeIfPresent(Bool.self, forKey: .nextLevel) ?? false)
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .op, in: c,
-                debugDescription: "unknown operation \"\(op)\" (get, set, add, delete, operate, reboot, factoryReset, download, upload, scheduleInform)")
+                debugDescription: "unknown operation \"\(op)\" (get, set, add, delete, operate, reboot, factoryReset, download, upload, scheduleInform, discover)")
         }
     }
 
@@ -76,6 +80,9 @@ extension Operation: Codable {
         case .scheduleInform(let delay, let key):
             try c.encode(delay, forKey: .delaySeconds)
             try c.encodeIfPresent(key, forKey: .commandKey)
+        case .discover(let object, let nextLevel):
+            try c.encode(object, forKey: .object)
+            try c.encode(nextLevel, forKey: .nextLevel)
         }
     }
 }

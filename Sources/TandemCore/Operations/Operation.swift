@@ -21,6 +21,9 @@ public enum Operation: Hashable, Sendable {
     case upload(FileTransfer)
     /// Ask the device to contact Tandem after a delay (CWMP ScheduleInform, USP ScheduleTimer()).
     case scheduleInform(delaySeconds: UInt32, commandKey: String?)
+    /// Learn the data model under an object path: names, writability and instances (CWMP
+    /// GetParameterNames, USP GetInstances). `nextLevel` limits it to the object's direct children.
+    case discover(object: PathExpression, nextLevel: Bool)
 
     /// A short name for logs, metrics and the task table.
     public var name: String {
@@ -35,6 +38,7 @@ public enum Operation: Hashable, Sendable {
         case .download: "download"
         case .upload: "upload"
         case .scheduleInform: "scheduleInform"
+        case .discover: "discover"
         }
     }
 
@@ -84,6 +88,8 @@ public enum Operation: Hashable, Sendable {
         case .scheduleInform(let delay, let key):
             try require(delay > 0, "scheduleInform needs a delay of at least one second")
             try require((key?.count ?? 0) <= 32, "CommandKey is longer than 32 characters")
+        case .discover(let object, _):
+            try require(object.kind == .object, .invalidPath, "discover needs an object path ending in '.', got \(object)")
         }
     }
 }
