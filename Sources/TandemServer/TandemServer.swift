@@ -92,8 +92,12 @@ public struct TandemServer: Sendable {
         self.transports = transports
         // validate() checked the endpoint ID.
         let endpoint = (try? EndpointID(configuration.usp.endpointID)) ?? (try! EndpointID("self::tandem-controller"))
+        var controllerConfiguration = USPController.Configuration(endpointID: endpoint)
+        controllerConfiguration.baselinePaths = configuration.usp.baselinePaths
+        controllerConfiguration.valueChangePaths = configuration.usp.valueChangePaths
+        controllerConfiguration.requestTimeout = .seconds(configuration.usp.requestTimeoutSeconds)
         self.uspController = USPController(
-            configuration: USPController.Configuration(endpointID: endpoint), registry: registry, transports: transports, logger: logger)
+            configuration: controllerConfiguration, registry: registry, transports: transports, logger: logger)
         var operations = DeviceOperations(
             registry: registry, cwmpSessions: cwmpSessions, connectionRequests: ConnectionRequestClient(), logger: logger)
         operations.usp = uspController

@@ -93,8 +93,11 @@ extension TandemConfiguration {
             if let listen = try section.address("listen") { api.listen = listen }
         }
         if let section = try reader.object("usp") {
-            try section.checkKeys(["endpointId", "websocket", "mqtt", "stomp"])
+            try section.checkKeys(["endpointId", "websocket", "mqtt", "stomp", "baselinePaths", "valueChangePaths", "requestTimeoutSeconds"])
             if let id = try section.string("endpointId") { usp.endpointID = id }
+            if let paths = try section.stringArray("baselinePaths") { usp.baselinePaths = paths }
+            if let paths = try section.stringArray("valueChangePaths") { usp.valueChangePaths = paths }
+            if let seconds = try section.integer("requestTimeoutSeconds", in: 1...3600) { usp.requestTimeoutSeconds = seconds }
             if let ws = try section.object("websocket") {
                 try ws.checkKeys(["listen", "path"])
                 if ws.isNull("listen") { usp.webSocketListen = nil } else if let listen = try ws.address("listen") { usp.webSocketListen = listen }
@@ -126,6 +129,13 @@ extension TandemConfiguration {
         guard !dataDirectory.isEmpty else { throw ConfigurationError(key: "dataDirectory", source: source, "must not be empty") }
         do { _ = try EndpointID(usp.endpointID) } catch {
             throw ConfigurationError(key: "usp.endpointId", source: source, error.message)
+        }
+        for (key, paths) in [("usp.baselinePaths", usp.baselinePaths), ("usp.valueChangePaths", usp.valueChangePaths)] {
+            for path in paths {
+                do { _ = try PathExpression(path) } catch {
+                    throw ConfigurationError(key: key, source: source, "\(path): \(error)")
+                }
+            }
         }
         guard usp.webSocketPath.hasPrefix("/") else {
             throw ConfigurationError(key: "usp.websocket.path", source: source, "must start with '/'")

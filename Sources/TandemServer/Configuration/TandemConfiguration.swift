@@ -65,6 +65,12 @@ public struct TandemConfiguration: Hashable, Sendable {
         public var stompBroker: BrokerURL?
         /// `usp.stomp.destination`: the destination the controller subscribes to.
         public var stompDestination = "/queue/usp.controller.tandem"
+        /// `usp.baselinePaths`: read from every agent on onboarding and after each Boot!.
+        public var baselinePaths = ["Device.DeviceInfo."]
+        /// `usp.valueChangePaths`: parameters the controller subscribes to with ValueChange.
+        public var valueChangePaths: [String] = []
+        /// `usp.requestTimeoutSeconds`: how long a request waits for its response (msg_id correlation).
+        public var requestTimeoutSeconds = 30
     }
 }
 
