@@ -12,16 +12,6 @@ public struct CWMPPlanner: Sendable {
         self.getBatchSize = max(1, getBatchSize)
     }
 
-    /// The CommandKey Tandem puts on RPCs that report completion later (TransferComplete, `M` events),
-    /// so that the completion finds its task.
-    public static func commandKey(forTask id: Int64) -> String { "tandem-\(id)" }
-
-    /// Parses a CommandKey made by `commandKey(forTask:)`.
-    public static func taskID(fromCommandKey key: String) -> Int64? {
-        guard key.hasPrefix("tandem-") else { return nil }
-        return Int64(key.dropFirst("tandem-".count))
-    }
-
     /// The RPCs that start `operation`; later steps may be planned from responses (`followUp`).
     public func plan(_ operation: TandemCore.Operation, taskID: Int64) throws(Fault) -> [ACSRequest] {
         try operation.validate()
@@ -54,23 +44,23 @@ public struct CWMPPlanner: Sendable {
             return objects.map { .deleteObject(objectName: $0.description, parameterKey: "") }
         case .operate(let command, _, let key):
             switch command.description {
-            case "Device.Reboot()": return [.reboot(commandKey: key ?? Self.commandKey(forTask: taskID))]
+            case "Device.Reboot()": return [.reboot(commandKey: key ?? TaskCommandKey.make(forTask: taskID))]
             case "Device.FactoryReset()": return [.factoryReset]
             default:
                 throw Fault(category: .notSupported, message: "\(command) has no CWMP equivalent yet (operations issue)")
             }
         case .reboot(let key):
-            return [.reboot(commandKey: key ?? Self.commandKey(forTask: taskID))]
+            return [.reboot(commandKey: key ?? TaskCommandKey.make(forTask: taskID))]
         case .factoryReset:
             return [.factoryReset]
         case .download(var transfer):
-            transfer.commandKey = Self.commandKey(forTask: taskID)
+            transfer.commandKey = TaskCommandKey.make(forTask: taskID)
             return [.download(ACSRequest.Download(transfer))]
         case .upload(var transfer):
-            transfer.commandKey = Self.commandKey(forTask: taskID)
+            transfer.commandKey = TaskCommandKey.make(forTask: taskID)
             return [.upload(ACSRequest.Upload(transfer))]
         case .scheduleInform(let delay, let key):
-            return [.scheduleInform(delaySeconds: delay, commandKey: key ?? Self.commandKey(forTask: taskID))]
+            return [.scheduleInform(delaySeconds: delay, commandKey: key ?? TaskCommandKey.make(forTask: taskID))]
         case .discover(let object, let nextLevel):
             guard object.isConcrete else { throw Fault(category: .notSupported, message: "\(object): GetParameterNames needs a concrete path") }
             return [.getParameterNames(path: object.description, nextLevel: nextLevel)]

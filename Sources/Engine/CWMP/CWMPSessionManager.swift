@@ -271,7 +271,7 @@ public actor CWMPSessionManager {
     /// `M Reboot` with a Tandem CommandKey completes the reboot task (the device came back).
     private func completeFinishedTransfers(_ inform: CPERequest.Inform, deviceID: Int64) async {
         for event in inform.events where event.code.rawValue == "M Reboot" || event.code.rawValue == "M ScheduleInform" {
-            guard let taskID = CWMPPlanner.taskID(fromCommandKey: event.commandKey),
+            guard let taskID = TaskCommandKey.taskID(in: event.commandKey),
                 let task = try? await registry.task(id: taskID), task.deviceID == deviceID, task.state == .running
             else { continue }
             try? await registry.completeTask(id: taskID, result: OperationResult(), parameters: [], at: Date())
@@ -282,7 +282,7 @@ public actor CWMPSessionManager {
         let deviceID = sessions[id]?.deviceID
         switch request {
         case .transferComplete(let complete):
-            if let taskID = CWMPPlanner.taskID(fromCommandKey: complete.commandKey), let task = try? await registry.task(id: taskID),
+            if let taskID = TaskCommandKey.taskID(in: complete.commandKey), let task = try? await registry.task(id: taskID),
                 task.deviceID == deviceID, !task.state.isFinal
             {
                 if complete.fault.code.rawValue == 0 {

@@ -235,7 +235,7 @@ public actor USPController: Service {
                     deviceID: device, at: now, kind: "boot",
                     summary: "Boot! cause \(event.parameters["Cause"] ?? "?")" + (event.parameters["CommandKey"].map { ", CommandKey \($0)" } ?? ""),
                     actor: "device", detail: event.parameters.filter { $0.key != "ParameterMap" }))
-                if let key = event.parameters["CommandKey"], let taskID = USPPlanner.taskID(fromCommandKey: key),
+                if let key = event.parameters["CommandKey"], let taskID = TaskCommandKey.taskID(in: key),
                     let task = try? await registry.task(id: taskID), task.deviceID == device, task.state == .running
                 {
                     try? await registry.completeTask(id: taskID, result: OperationResult(outputArguments: event.parameters), parameters: [], at: now)
@@ -259,7 +259,7 @@ public actor USPController: Service {
             guard let device = agents[endpoint.lookupKey]?.deviceID else { return }
             try? await registry.removeParameters(deviceID: device, under: path.hasSuffix(".") ? path : path + ".")
         case .operationComplete(let complete):
-            guard let taskID = USPPlanner.taskID(fromCommandKey: complete.commandKey), let task = try? await registry.task(id: taskID),
+            guard let taskID = TaskCommandKey.taskID(in: complete.commandKey), let task = try? await registry.task(id: taskID),
                 task.deviceID == agents[endpoint.lookupKey]?.deviceID, !task.state.isFinal
             else { return }
             switch complete.outcome {

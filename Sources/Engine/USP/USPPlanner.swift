@@ -6,17 +6,9 @@ import USP
 /// Turns neutral operations into USP requests (protocol digest D.3) and responses into registry
 /// updates.
 public enum USPPlanner {
-    /// The CommandKey of commands Tandem starts, so that OperationComplete and Boot! find the task.
-    public static func commandKey(forTask id: Int64) -> String { "tandem-\(id)" }
-
-    public static func taskID(fromCommandKey key: String) -> Int64? {
-        guard key.hasPrefix("tandem-") else { return nil }
-        return Int64(key.dropFirst("tandem-".count))
-    }
-
     /// The request for `operation`.
     public static func plan(_ operation: TandemCore.Operation, taskID: Int64, messageID: String) throws(Fault) -> USPMessage {
-        let key = commandKey(forTask: taskID)
+        let key = TaskCommandKey.make(forTask: taskID)
         switch operation {
         case .operate(let command, let input, let commandKey):
             return .operate(id: messageID, command: command.description, commandKey: commandKey ?? key, inputArguments: input)

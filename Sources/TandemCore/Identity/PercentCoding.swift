@@ -46,7 +46,7 @@ enum PercentCoding {
         Character(Unicode.Scalar(nibble < 10 ? nibble + 48 : nibble + 55))
     }
 
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
+    static func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - 48
         case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - 55

@@ -222,7 +222,7 @@ struct PathParser {
             var raw: [UInt8] = []
             while let byte = peek(), byte != UInt8(ascii: "\"") {
                 if byte == UInt8(ascii: "%") {
-                    guard let high = peek(1).flatMap(hexValue), let low = peek(2).flatMap(hexValue) else {
+                    guard let high = peek(1).flatMap(PercentCoding.hexValue), let low = peek(2).flatMap(PercentCoding.hexValue) else {
                         throw error("'%' in a search string must start a %HH escape", at: position)
                     }
                     raw.append(high << 4 | low)
@@ -270,15 +270,6 @@ struct PathParser {
 
     private func isBareChar(_ byte: UInt8) -> Bool {
         isNameChar(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "+")
-    }
-
-    private func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - 48
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - 55
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - 87
-        default: nil
-        }
     }
 
     private func describe(_ byte: UInt8) -> String {
