@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
     ],
     targets: [
         // MARK: System libraries (design card: libxml2 for SOAP, libmosquitto for the MQTT MTP)
@@ -111,7 +112,9 @@ let package = Package(
             dependencies: ["TandemCore", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Policy", dependencies: ["TandemCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Policy", dependencies: ["TandemCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings),
         .target(
             name: "Engine",
             dependencies: [

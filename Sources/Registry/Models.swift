@@ -99,6 +99,10 @@ public struct DeviceTask: Hashable, Sendable, Codable {
     public var createdAt: Date
     public var updatedAt: Date
     public var expiresAt: Date?
+    /// Who queued it: `token:NAME`, `policy:NAME`, `migration:NAME`, `system`.
+    public var origin: String?
+    /// The only protocol that may run it; nil for whichever the device is managed over.
+    public var pinnedTo: ManagementProtocol?
 }
 
 /// What happened, in an append-only log.

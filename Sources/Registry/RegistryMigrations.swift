@@ -124,6 +124,67 @@ enum RegistryMigrations {
                 """)
         }
 
+        migrator.registerMigration("v5-provisioning-migration") { db in
+            try db.execute(sql: """
+                -- Who queued a task ('token:NAME', 'policy:NAME', 'migration:NAME') and, when set,
+                -- the only protocol that may run it (a migration's CWMP writes, its USP checks).
+                ALTER TABLE task ADD COLUMN origin TEXT;
+                ALTER TABLE task ADD COLUMN protocol TEXT CHECK (protocol IN ('cwmp', 'usp'));
+
+                -- Every policy file applied, newest last; the newest is in force.
+                CREATE TABLE policyDocument (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    fileName TEXT NOT NULL,
+                    text TEXT NOT NULL,
+                    appliedAt REAL NOT NULL,
+                    actor TEXT NOT NULL
+                );
+
+                -- Where each device stands with each policy that selects it.
+                CREATE TABLE policyStatus (
+                    deviceId INTEGER NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+                    policy TEXT NOT NULL,
+                    state TEXT NOT NULL CHECK (state IN ('converged', 'pending', 'faulted', 'unsettled')),
+                    attempts INTEGER NOT NULL DEFAULT 0,
+                    lastFault TEXT,
+                    nextAttemptAt REAL,
+                    updatedAt REAL NOT NULL,
+                    PRIMARY KEY (deviceId, policy)
+                ) WITHOUT ROWID;
+                CREATE INDEX policyStatus_policy_state ON policyStatus(policy, state);
+
+                CREATE TABLE migration (
+                    name TEXT PRIMARY KEY,
+                    status TEXT NOT NULL CHECK (status IN ('running', 'paused', 'rolling-back')),
+                    reason TEXT,
+                    updatedAt REAL NOT NULL
+                ) WITHOUT ROWID;
+
+                -- One row per device a migration has started; the event log keeps the history.
+                CREATE TABLE migrationDevice (
+                    migration TEXT NOT NULL,
+                    deviceId INTEGER NOT NULL REFERENCES device(id) ON DELETE CASCADE,
+                    state TEXT NOT NULL
+                        CHECK (state IN ('cwmp', 'enabling', 'verifying', 'usp', 'rolling-back', 'rolled-back', 'failed')),
+                    wave INTEGER NOT NULL,
+                    step INTEGER NOT NULL DEFAULT 0,
+                    taskId INTEGER,
+                    template TEXT NOT NULL DEFAULT '',
+                    endpointId TEXT NOT NULL DEFAULT '',
+                    bindings TEXT NOT NULL DEFAULT '{}',
+                    created TEXT NOT NULL DEFAULT '[]',
+                    restore TEXT NOT NULL DEFAULT '[]',
+                    startedAt REAL NOT NULL,
+                    deadline REAL,
+                    reason TEXT,
+                    updatedAt REAL NOT NULL,
+                    PRIMARY KEY (migration, deviceId)
+                ) WITHOUT ROWID;
+                CREATE INDEX migrationDevice_state ON migrationDevice(migration, state);
+                CREATE INDEX migrationDevice_device ON migrationDevice(deviceId);
+                """)
+        }
+
         return migrator
     }
 }

@@ -7,7 +7,7 @@ import TandemCore
 /// backend planned for multi-node deployments are interchangeable. Each write method is one
 /// transaction that keeps the registry's invariants (one row per device, identifiers unique,
 /// events appended in the same transaction as the change they describe).
-public protocol RegistryStore: Sendable {
+public protocol RegistryStore: ProvisioningStore {
     // MARK: Devices
 
     /// Records a contact from a CWMP device: creates its row, or updates it, linking it with an

@@ -205,7 +205,8 @@ extension SQLiteRegistryStore {
             state: TaskState(rawValue: row["state"]) ?? .faulted, attempts: row["attempts"],
             result: decode(OperationResult.self, row["result"]), fault: decode(Fault.self, row["fault"]),
             createdAt: Date(timeIntervalSince1970: row["createdAt"]), updatedAt: Date(timeIntervalSince1970: row["updatedAt"]),
-            expiresAt: expires.map(Date.init(timeIntervalSince1970:)))
+            expiresAt: expires.map(Date.init(timeIntervalSince1970:)), origin: row["origin"],
+            pinnedTo: (row["protocol"] as String?).flatMap(ManagementProtocol.init(rawValue:)))
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

@@ -7,7 +7,7 @@ import TandemCore
 /// GRDB's rule applies: open each database file once per process ("Connect to any database file only
 /// once"), which the composition root does.
 public final class SQLiteRegistryStore: RegistryStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// The file this store writes.
     public let path: String
 
@@ -356,17 +356,27 @@ public final class SQLiteRegistryStore: RegistryStore {
     // MARK: Tasks
 
     public func enqueueTask(deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String) async throws -> DeviceTask {
+        try await enqueueTask(deviceID: deviceID, operation: operation, expiresAt: expiresAt, actor: actor, pinnedTo: nil)
+    }
+
+    public func enqueueTask(
+        deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String, pinnedTo: ManagementProtocol?
+    ) async throws -> DeviceTask {
         let encoded = try Self.json(operation)
         return try await pool.write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             let now = Date().timeIntervalSince1970
             try db.execute(
-                sql: "INSERT INTO task (deviceId, name, operation, state, createdAt, updatedAt, expiresAt) VALUES (?, ?, ?, 'queued', ?, ?, ?)",
-                arguments: [deviceID, operation.name, encoded, now, now, expiresAt?.timeIntervalSince1970])
+                sql: """
+                    INSERT INTO task (deviceId, name, operation, state, createdAt, updatedAt, expiresAt, origin, protocol)
+                    VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
+                    """,
+                arguments: [deviceID, operation.name, encoded, now, now, expiresAt?.timeIntervalSince1970, actor, pinnedTo?.rawValue])
             let id = db.lastInsertedRowID
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: Date(timeIntervalSince1970: now), kind: "task",
-                summary: "task \(id) queued: \(operation.name)", actor: actor, detail: ["task": String(id)]))
+                summary: "task \(id) queued: \(operation.name)" + (pinnedTo.map { " (over \($0.rawValue) only)" } ?? ""), actor: actor,
+                detail: ["task": String(id)]))
             return try Self.fetchTask(db, id: id)!
         }
     }
@@ -388,13 +398,24 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func claimNextTask(deviceID: Int64, at: Date) async throws -> DeviceTask? {
+        try await claim(deviceID: deviceID, at: at, filter: "", arguments: [])
+    }
+
+    public func claimNextTask(deviceID: Int64, at: Date, over protocol: ManagementProtocol, includeUnpinned: Bool) async throws -> DeviceTask? {
+        try await claim(
+            deviceID: deviceID, at: at, filter: includeUnpinned ? " AND (protocol IS NULL OR protocol = ?)" : " AND protocol = ?",
+            arguments: [`protocol`.rawValue])
+    }
+
+    private func claim(deviceID: Int64, at: Date, filter: String, arguments: StatementArguments) async throws -> DeviceTask? {
         try await pool.write { db in
             let now = at.timeIntervalSince1970
             try db.execute(
                 sql: "UPDATE task SET state = 'expired', updatedAt = ? WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ?",
                 arguments: [now, deviceID, now])
             guard let id = try Int64.fetchOne(
-                db, sql: "SELECT id FROM task WHERE deviceId = ? AND state = 'queued' ORDER BY id LIMIT 1", arguments: [deviceID])
+                db, sql: "SELECT id FROM task WHERE deviceId = ? AND state = 'queued'\(filter) ORDER BY id LIMIT 1",
+                arguments: [deviceID] + arguments)
             else { return nil }
             try db.execute(
                 sql: "UPDATE task SET state = 'running', attempts = attempts + 1, updatedAt = ? WHERE id = ?", arguments: [now, id])
