@@ -171,7 +171,7 @@ let package = Package(
         .executableTarget(
             name: "tandem",
             dependencies: [
-                "TandemServer", "Registry", "TandemCore", "CWMP", "USP", "HTTPAuthentication",
+                "TandemServer", "Registry", "TandemCore", "CWMP", "USP", "HTTPAuthentication", "Policy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
@@ -193,6 +193,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "TandemCoreTests", dependencies: ["TandemCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "PolicyTests", dependencies: ["Policy", "TandemCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RegistryTests",
             dependencies: ["Registry", "TandemCore", .product(name: "GRDB", package: "GRDB.swift")],

@@ -48,6 +48,20 @@ public struct DeviceOperations: Sendable {
         return Submission(task: task, connectionRequest: outcome)
     }
 
+    /// Reaches a device so that it runs work queued outside `submit` (policies, migrations): a
+    /// Connection Request for a CWMP device without a session, the agent for a USP device.
+    public func wakeForQueuedWork(_ device: Device) async -> ConnectionRequestOutcome? {
+        switch device.activeProtocol {
+        case .usp?:
+            await usp?.wake(deviceID: device.id)
+            return nil
+        case .cwmp?:
+            return await cwmpSessions.hasSession(deviceID: device.id) ? nil : await wake(device)
+        case nil:
+            return nil
+        }
+    }
+
     /// Sends a Connection Request with the device's stored credentials and logs the outcome.
     public func wake(_ device: Device) async -> ConnectionRequestOutcome {
         let outcome: ConnectionRequestOutcome

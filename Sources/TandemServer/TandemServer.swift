@@ -27,6 +27,8 @@ public struct TandemServer: Sendable {
     public let operations: DeviceOperations
     /// The USP controller.
     public let uspController: USPController
+    /// Provisioning policies and fleet migrations.
+    public let provisioning: ProvisioningEngine
     /// The USP WebSocket MTP (listener and dialer), when `usp.websocket.listen` is set.
     public let webSocketTransport: WebSocketTransport?
     /// Every USP MTP the server runs.
@@ -52,7 +54,8 @@ public struct TandemServer: Sendable {
         sessionConfiguration.decoder.maximumMessageBytes = configuration.cwmp.maxBodyBytes
         sessionConfiguration.planner = CWMPPlanner(getBatchSize: configuration.cwmp.getBatchSize)
         sessionConfiguration.omitXMLDeclarationFor = Set(configuration.cwmp.omitXMLDeclarationFor)
-        self.cwmpSessions = CWMPSessionManager(configuration: sessionConfiguration, registry: registry, logger: logger)
+        let observers = DeviceContactObservers()
+        self.cwmpSessions = CWMPSessionManager(configuration: sessionConfiguration, registry: registry, observers: observers, logger: logger)
         var transports: [any MessageTransport] = []
         if let listen = configuration.usp.webSocketListen {
             let transport = WebSocketTransport(
@@ -97,11 +100,27 @@ public struct TandemServer: Sendable {
         controllerConfiguration.valueChangePaths = configuration.usp.valueChangePaths
         controllerConfiguration.requestTimeout = .seconds(configuration.usp.requestTimeoutSeconds)
         self.uspController = USPController(
-            configuration: controllerConfiguration, registry: registry, transports: transports, logger: logger)
+            configuration: controllerConfiguration, registry: registry, transports: transports, observers: observers, logger: logger)
         var operations = DeviceOperations(
             registry: registry, cwmpSessions: cwmpSessions, connectionRequests: ConnectionRequestClient(), logger: logger)
         operations.usp = uspController
         self.operations = operations
+        var migrationConfiguration = MigrationCoordinator.Configuration()
+        migrationConfiguration.tickInterval = .milliseconds(Int64(configuration.provisioning.migrationTickSeconds * 1000))
+        var engineConfiguration = ProvisioningEngine.Configuration()
+        engineConfiguration.maxRoundsPerContact = configuration.provisioning.maxRoundsPerContact
+        engineConfiguration.retryBase = TimeInterval(configuration.provisioning.retrySeconds)
+        self.provisioning = ProvisioningEngine(
+            configuration: engineConfiguration, registry: registry, operations: operations,
+            migrations: MigrationCoordinator(configuration: migrationConfiguration, registry: registry, operations: operations, logger: logger),
+            logger: logger)
+        observers.set(provisioning)
+    }
+
+    /// Loads the policy in force (applying `policyFile` when it differs), then runs migration ticks
+    /// until graceful shutdown.
+    public var provisioningService: any Service {
+        ProvisioningService(engine: provisioning, policyFile: configuration.policyFile, logger: logger)
     }
 
     /// The long-lived USP services: the MTP transports, then the controller that consumes them.
@@ -112,7 +131,7 @@ public struct TandemServer: Sendable {
     /// Every `/api/v1` route as (method, OpenAPI path, role needed), for `Schemas/openapi.json` and
     /// the tests that walk them.
     public static var apiRoutes: [(method: String, path: String, role: String)] {
-        DeviceRoutes.routes.map { ($0.method.rawValue, $0.path, $0.role.rawValue) }
+        (DeviceRoutes.routes + ProvisioningRoutes.routes).map { ($0.method.rawValue, $0.path, $0.role.rawValue) }
     }
 
     /// The REST API listener: `/healthz`, `/metrics` and, from the operations issue on, `/api/v1`.
@@ -120,7 +139,9 @@ public struct TandemServer: Sendable {
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let router = Router()
-        APIRoutes(registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger, operations: operations).register(on: router)
+        APIRoutes(
+            registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger, operations: operations, provisioning: provisioning
+        ).register(on: router)
         return Application(
             router: router,
             configuration: .init(
@@ -163,6 +184,7 @@ public struct TandemServer: Sendable {
         }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api), .init(service: cwmp)]
         services += uspServices.map { .init(service: $0) }
+        services.append(.init(service: provisioningService))
         let group = ServiceGroup(
             configuration: .init(
                 services: services,
@@ -181,6 +203,31 @@ public struct TandemServer: Sendable {
         let host = address.ipAddress ?? "?"
         let port = address.port.map(String.init) ?? "?"
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+/// Puts the policy in force at start and runs the migration coordinator.
+struct ProvisioningService: Service {
+    let engine: ProvisioningEngine
+    let policyFile: String?
+    let logger: Logger
+
+    func run() async throws {
+        try await engine.load()
+        if let policyFile {
+            let text: String
+            do { text = try String(contentsOfFile: policyFile, encoding: .utf8) } catch {
+                logger.error("cannot read policyFile", metadata: ["file": "\(policyFile)", "error": "\(error)"])
+                throw error
+            }
+            if try await engine.storedText() != text {
+                let report = try await engine.apply(text: text, fileName: policyFile, actor: "config")
+                logger.info("policy file applied", metadata: ["file": "\(policyFile)", "policies": "\(report.policies)", "migrations": "\(report.migrations)"])
+            }
+        }
+        await cancelWhenGracefulShutdown {
+            await engine.migrations.run()
+        }
     }
 }
 

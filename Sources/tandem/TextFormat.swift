@@ -18,6 +18,11 @@ enum TextFormat {
     }
 
     /// `2026-11-25 09:16:06` in the machine's time zone.
+    /// `25` for 25.0, `2.5` for 2.5.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(format: "%.1f", value)
+    }
+
     static func localTime(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")

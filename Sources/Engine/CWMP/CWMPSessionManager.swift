@@ -1,6 +1,7 @@
 import CWMP
 import Foundation
 import Logging
+import Policy
 import Registry
 import TandemCore
 
@@ -74,6 +75,8 @@ public actor CWMPSessionManager {
         var productClass = ""
         /// `InternetGatewayDevice` for TR-098 CPEs: TR-181 paths go through `PathAliases`.
         var dataModelRoot = "Device"
+        /// The protocol the device is managed over: when USP, only work pinned to CWMP runs here.
+        var activeProtocol: ManagementProtocol?
         var lastSeen: ContinuousClock.Instant
         /// Tasks with requests in this session, and what their steps taught so far.
         var progress: [Int64: TaskProgress] = [:]
@@ -98,9 +101,16 @@ public actor CWMPSessionManager {
     private var sessions: [String: Session] = [:]
     private var sessionByDevice: [Int64: String] = [:]
 
-    public init(configuration: Configuration = Configuration(), registry: any RegistryStore, logger: Logger) {
+    /// Told of contacts and idle devices (provisioning policies, migrations).
+    let observers: DeviceContactObservers
+
+    public init(
+        configuration: Configuration = Configuration(), registry: any RegistryStore, observers: DeviceContactObservers = DeviceContactObservers(),
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.registry = registry
+        self.observers = observers
         self.logger = logger
         self.decoder = CWMPDecoder(configuration: configuration.decoder)
     }
@@ -258,8 +268,11 @@ public actor CWMPSessionManager {
             sessions[id]?.deviceID = device.id
             sessions[id]?.productClass = inform.deviceID.productClass
             sessions[id]?.dataModelRoot = inform.dataModelRoot ?? "Device"
+            sessions[id]?.activeProtocol = device.activeProtocol
             sessionByDevice[device.id] = id
             await completeFinishedTransfers(inform, deviceID: device.id)
+            await observers.current?.contactStarted(
+                deviceID: device.id, over: .cwmp, triggers: PolicyTrigger.forInform(eventCodes: inform.events.map(\.code.rawValue)))
             return mutate(id) { $0.acceptInform(at: clock.now) } ?? .nothing
         } catch {
             logger.error("cannot record Inform", metadata: ["device": "\(inform.deviceID)", "error": "\(error)"])
@@ -308,13 +321,25 @@ public actor CWMPSessionManager {
 
     private func enqueueNextTask(session id: String) async {
         guard let deviceID = sessions[id]?.deviceID else { return }
+        var observerRounds = 0
         while true {
             let task: DeviceTask?
-            do { task = try await registry.claimNextTask(deviceID: deviceID, at: Date()) } catch {
+            do {
+                task = try await registry.claimNextTask(
+                    deviceID: deviceID, at: Date(), over: .cwmp, includeUnpinned: sessions[id]?.activeProtocol != .usp)
+            } catch {
                 logger.error("cannot claim a task", metadata: ["device": "\(deviceID)", "error": "\(error)"])
                 return
             }
-            guard let task else { return }
+            guard let task else {
+                // Nothing queued: policies and migrations may want the open session (no extra
+                // Connection Request); the observer bounds its own rounds, this bounds the loop.
+                observerRounds += 1
+                guard observerRounds <= 16, let observer = observers.current,
+                    await observer.deviceIdle(deviceID: deviceID, over: .cwmp), sessions[id] != nil
+                else { return }
+                continue
+            }
             do {
                 var operation = task.operation
                 let aliased = sessions[id]?.dataModelRoot == "InternetGatewayDevice"

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MTP
+import Policy
 import Registry
 import ServiceLifecycle
 import TandemCore
@@ -53,9 +54,16 @@ public actor USPController: Service {
     private nonisolated let work: AsyncStream<Work>
     private nonisolated let workContinuation: AsyncStream<Work>.Continuation
 
-    public init(configuration: Configuration, registry: any RegistryStore, transports: [any MessageTransport], logger: Logger) {
+    /// Told of contacts and idle devices (provisioning policies, migrations).
+    let observers: DeviceContactObservers
+
+    public init(
+        configuration: Configuration, registry: any RegistryStore, transports: [any MessageTransport],
+        observers: DeviceContactObservers = DeviceContactObservers(), logger: Logger
+    ) {
         self.configuration = configuration
         self.registry = registry
+        self.observers = observers
         self.logger = logger
         self.transports = Dictionary(transports.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         (work, workContinuation) = AsyncStream.makeStream(of: Work.self)
@@ -220,7 +228,7 @@ public actor USPController: Service {
         switch notify.notification {
         case .onBoardRequest(let request):
             let identity = try? CWMPDeviceID(oui: request.oui, productClass: request.productClass, serialNumber: request.serialNumber)
-            await agentContact(endpoint, address: address, identity: identity)
+            await agentContact(endpoint, address: address, identity: identity, triggers: [.bootstrap, .connect])
         case .event(let event) where event.eventName == "Boot!":
             var details = DeviceDetails(dataModelRoot: "Device")
             if let map = event.parameters["ParameterMap"], let data = map.data(using: .utf8),
@@ -229,7 +237,7 @@ public actor USPController: Service {
                 details.softwareVersion = values["Device.DeviceInfo.SoftwareVersion"]
                 details.hardwareVersion = values["Device.DeviceInfo.HardwareVersion"]
             }
-            let device = await agentContact(endpoint, address: address, identity: nil, details: details, onboard: true)
+            let device = await agentContact(endpoint, address: address, identity: nil, details: details, onboard: true, triggers: [.boot, .connect])
             if let device {
                 try? await registry.appendEvent(DeviceEvent(
                     deviceID: device, at: now, kind: "boot",
@@ -245,6 +253,10 @@ public actor USPController: Service {
             try? await registry.appendEvent(DeviceEvent(
                 deviceID: agents[endpoint.lookupKey]?.deviceID, at: now, kind: "uspEvent", summary: event.objectPath + event.eventName,
                 actor: "device", detail: event.parameters))
+            if event.eventName == "Periodic!", let device = agents[endpoint.lookupKey]?.deviceID {
+                await observers.current?.contactStarted(deviceID: device, over: .usp, triggers: [.periodic])
+                workContinuation.yield(.runTasks(endpoint.lookupKey))
+            }
         case .valueChange(let change):
             guard let device = agents[endpoint.lookupKey]?.deviceID else { return }
             try? await registry.storeParameters(
@@ -277,7 +289,8 @@ public actor USPController: Service {
     /// registry row and schedules onboarding. Returns the device id.
     @discardableResult
     private func agentContact(
-        _ endpoint: EndpointID, address: MTPAddress, identity: CWMPDeviceID?, details: DeviceDetails = DeviceDetails(), onboard: Bool = true
+        _ endpoint: EndpointID, address: MTPAddress, identity: CWMPDeviceID?, details: DeviceDetails = DeviceDetails(), onboard: Bool = true,
+        triggers: Set<PolicyTrigger> = [.connect]
     ) async -> Int64? {
         var details = details
         details.connection = ["mtp": address.transport, "address": address.destination]
@@ -296,6 +309,7 @@ public actor USPController: Service {
             try? await registry.appendEvent(DeviceEvent(
                 deviceID: device.id, at: Date(), kind: "online", summary: "USP agent online over \(address.transport)", actor: "device"))
         }
+        await observers.current?.contactStarted(deviceID: device.id, over: .usp, triggers: triggers)
         if onboard { workContinuation.yield(.onboard(key)) }
         return device.id
     }
@@ -410,13 +424,23 @@ public actor USPController: Service {
 
     /// Runs the device's queued tasks one after the other (one runner per agent), when the device is
     /// managed over USP: a dual-stack device still managed over CWMP runs its tasks in CWMP sessions.
+    /// Work pinned to USP (a migration's verification) runs whatever the device is managed over.
     private func runTasks(_ key: String) async {
         guard !running.contains(key), let deviceID = agents[key]?.deviceID else { return }
-        guard (try? await registry.device(.registryID(deviceID)))??.activeProtocol == .usp else { return }
         running.insert(key)
         defer { running.remove(key) }
+        var observerRounds = 0
         while agents[key]?.online == true {
-            guard let task = try? await registry.claimNextTask(deviceID: deviceID, at: Date()) else { return }
+            let managedHere = (try? await registry.device(.registryID(deviceID)))??.activeProtocol == .usp
+            let claimed = try? await registry.claimNextTask(deviceID: deviceID, at: Date(), over: .usp, includeUnpinned: managedHere)
+            guard let task = claimed ?? nil else {
+                // Nothing queued: policies and migrations may have work for the connected agent.
+                observerRounds += 1
+                guard observerRounds <= 16, let observer = observers.current, await observer.deviceIdle(deviceID: deviceID, over: .usp) else {
+                    return
+                }
+                continue
+            }
             await execute(task, agent: key)
         }
     }

@@ -12,12 +12,14 @@ struct APIRoutes: Sendable {
     let logger: Logger
 
     let operations: DeviceOperations
+    let provisioning: ProvisioningEngine
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/healthz") { _, _ in try await health() }
         router.get("/metrics") { _, _ in try await prometheus() }
-        DeviceRoutes(registry: registry, operations: operations, authenticator: APIAuthenticator(registry: registry), logger: logger)
-            .register(on: router)
+        let authenticator = APIAuthenticator(registry: registry)
+        DeviceRoutes(registry: registry, operations: operations, authenticator: authenticator, logger: logger).register(on: router)
+        ProvisioningRoutes(registry: registry, engine: provisioning, authenticator: authenticator).register(on: router)
     }
 
     /// `{"status": "ok", "version": "...", "registry": "ok"}`; 503 with the reason when the registry

@@ -192,6 +192,11 @@ struct DeviceRoutes: Sendable {
     // MARK: Helpers
 
     func device(_ context: BasicRequestContext) async throws -> Device {
+        try await Self.device(context, registry: registry)
+    }
+
+    /// The device the `{device}` path parameter names: registry id, CWMP DeviceId or endpoint ID.
+    static func device(_ context: BasicRequestContext, registry: any RegistryStore) async throws -> Device {
         let text = context.parameters.get("device")?.removingPercentEncoding ?? ""
         let identifier: DeviceIdentifier
         do { identifier = try DeviceIdentifier(parsing: text) } catch { throw APIError(.badRequest, error.message) }

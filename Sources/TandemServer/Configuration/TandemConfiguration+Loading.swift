@@ -54,7 +54,13 @@ extension TandemConfiguration {
     }
 
     private mutating func apply(_ reader: JSONObjectReader) throws(ConfigurationError) {
-        try reader.checkKeys(["dataDirectory", "log", "cwmp", "api", "usp", "policyFile"])
+        try reader.checkKeys(["dataDirectory", "log", "cwmp", "api", "usp", "policyFile", "provisioning"])
+        if let section = try reader.object("provisioning") {
+            try section.checkKeys(["migrationTickSeconds", "maxRoundsPerContact", "retrySeconds"])
+            if let seconds = try section.integer("migrationTickSeconds", in: 1...3600) { provisioning.migrationTickSeconds = Double(seconds) }
+            if let rounds = try section.integer("maxRoundsPerContact", in: 1...32) { provisioning.maxRoundsPerContact = rounds }
+            if let seconds = try section.integer("retrySeconds", in: 1...86_400) { provisioning.retrySeconds = seconds }
+        }
         if let value = try reader.string("dataDirectory") { dataDirectory = value }
         if let policy = try reader.optionalString("policyFile") { policyFile = policy }
         if let log = try reader.object("log") {

@@ -16,8 +16,21 @@ public struct TandemConfiguration: Hashable, Sendable {
 
     /// `policyFile`: the provisioning and migration policy file (YAML or JSON); none by default.
     public var policyFile: String?
+    public var provisioning = Provisioning()
 
     public init() {}
+
+    /// The desired-state engine and the migration coordinator.
+    public struct Provisioning: Hashable, Sendable {
+        /// `provisioning.migrationTickSeconds`: how often migrations start and check devices.
+        public var migrationTickSeconds = 5.0
+        /// `provisioning.maxRoundsPerContact`: planning rounds per device contact before the device
+        /// is reported unsettled.
+        public var maxRoundsPerContact = 4
+        /// `provisioning.retrySeconds`: first backoff after a policy's task faults (doubling, at most
+        /// six hours).
+        public var retrySeconds = 60
+    }
 
     /// The CWMP (TR-069) front end.
     public struct CWMP: Hashable, Sendable {
