@@ -12,7 +12,7 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: registry.path))
         #expect(try registry.store.journalMode() == "wal")
         #expect(try registry.store.appliedMigrations() == SQLiteRegistryStore.knownMigrations)
-        #expect(SQLiteRegistryStore.knownMigrations == ["v1-devices-parameters", "v2-tasks-events-tags", "v3-credentials", "v4-api-tokens"])
+        #expect(SQLiteRegistryStore.knownMigrations == ["v1-devices-parameters", "v2-tasks-events-tags", "v3-credentials", "v4-api-tokens", "v5-provisioning-migration"])
     }
 
     @Test func upgradesADatabaseWrittenByAnEarlierMigration() async throws {

@@ -49,10 +49,11 @@ import Testing
         defer { remove(fixture.directory) }
         let device = try await fixture.server.registry.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "1"), details: DeviceDetails(), at: Date())
         let task = try await fixture.server.registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "t")
-        #expect(TandemServer.apiRoutes.count == 12)
+        #expect(TandemServer.apiRoutes.count == 20)
         try await fixture.server.makeAPIApplication().test(.live) { client in
             for route in TandemServer.apiRoutes {
                 let uri = route.path.replacingOccurrences(of: "{device}", with: "\(device.id)").replacingOccurrences(of: "{task}", with: "\(task.id)")
+                    .replacingOccurrences(of: "{migration}", with: "m")
                 let method = HTTPRequest.Method(route.method)!
                 let anonymous = try await client.execute(uri: uri, method: method, headers: Self.auth(nil), body: ByteBuffer(string: "{}"))
                 #expect(anonymous.status == .unauthorized, "\(route.method) \(route.path) without a token")

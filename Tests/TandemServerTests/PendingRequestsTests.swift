@@ -20,7 +20,8 @@ import Testing
         await #expect(throws: Fault(category: .unreachable, message: "no answer")) {
             try await pending.wait(for: "b", timeout: .milliseconds(100), onTimeout: Fault(category: .unreachable, message: "no answer"))
         }
-        #expect(clock.now - start < .seconds(2))
+        // Far below the 10 s a lost timer would take, and loose enough for a loaded machine.
+        #expect(clock.now - start < .seconds(5))
         #expect(pending.count == 0)
         #expect(!pending.fulfil("b", with: 1))  // a late answer finds nobody
     }
