@@ -240,6 +240,7 @@ let package = Package(
             name: "TandemServerTests",
             dependencies: [
                 "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication", "USPAgentSimulator", "Simulator", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
+                "Policy",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -418,6 +418,13 @@ public actor CWMPSessionManager {
             removed = mutate(id) { $0.removeQueued(tag: TaskStep(taskID: tag.taskID, step: step)) } ?? false
             step += 1
         }
+        // TR-069 A.3.2.1: a SetParameterValues fault (9003) carries the real cause per parameter.
+        var fault = fault
+        let causes = partial.entries.compactMap { entry -> String? in
+            guard case .fault(let cause) = entry.outcome else { return nil }
+            return "\(entry.path): \(cause)"
+        }
+        if !causes.isEmpty { fault = Fault(category: fault.category, code: fault.code, message: fault.message + "; " + causes.joined(separator: "; ")) }
         do {
             try await registry.failTask(id: tag.taskID, fault: fault, retry: false, at: Date())
             if !partial.entries.isEmpty {
