@@ -91,12 +91,18 @@ public actor MigrationCoordinator {
         return try await registry.migrationStatus(name: plan.name)!
     }
 
-    /// The selected devices not yet started, by wave.
+    /// The devices the migration selects that are still managed over CWMP, with their wave.
     func candidates(_ plan: MigrationPlan) async throws -> [(device: Device, facts: DeviceFacts, wave: Int)] {
         var result: [(Device, DeviceFacts, Int)] = []
         var after: Int64?
+        // Single-valued criteria narrow the scan in SQL; the selector still decides.
+        var filter = DeviceFilter()
+        filter.activeProtocol = .cwmp
+        if plan.selector.manufacturers.count == 1 { filter.manufacturer = plan.selector.manufacturers[0] }
+        if plan.selector.ouis.count == 1 { filter.oui = plan.selector.ouis[0] }
+        if plan.selector.tags.count == 1 { filter.tag = plan.selector.tags[0] }
         while true {
-            let page = try await registry.devices(matching: DeviceFilter(), page: Page(limit: 1000, after: after))
+            let page = try await registry.devices(matching: filter, page: Page(limit: 1000, after: after))
             guard let last = page.last else { break }
             after = last.id
             for device in page where device.cwmpDeviceID != nil {
@@ -136,7 +142,6 @@ public actor MigrationCoordinator {
         guard let wave = openWave else { return }
         for candidate in candidates where candidate.wave == wave && started[candidate.device.id] == nil {
             guard budget > 0 else { break }
-            guard candidate.device.activeProtocol != .usp else { continue }
             budget -= 1
             let record = try await start(plan, device: candidate.device, facts: candidate.facts, wave: wave, now: now)
             if try await advance(record, plan: plan, now: now) {
