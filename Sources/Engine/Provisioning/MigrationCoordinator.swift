@@ -23,8 +23,12 @@ public actor MigrationCoordinator {
     let operations: DeviceOperations
     let logger: Logger
     private var document = PolicyDocument()
-    /// Migration names whose status row exists.
-    private var known: Set<String> = []
+    /// Devices whose record is being advanced: a tick and a contact must not both queue a step.
+    private var busy: Set<Int64> = []
+    /// When each device was last woken for queued migration work.
+    private var lastWake: [Int64: Date] = [:]
+    /// A device that has not picked up its queued step by then is woken again.
+    static let rewakeInterval: TimeInterval = 60
 
     static let actorPrefix = "migration:"
     /// What verification reads over USP.
@@ -67,16 +71,20 @@ public actor MigrationCoordinator {
         let status = try await ensureStatus(plan, now: now)
         let active = try await registry.migrationDevices(
             migration: plan.name, states: [.enabling, .verifying, .rollingBack])
-        for record in active {
+        for record in active where busy.insert(record.deviceID).inserted {
+            defer { busy.remove(record.deviceID) }
             var record = record
             if status.state == .rollingBack, record.state == .enabling || record.state == .verifying {
                 if let taskID = record.taskID { _ = try? await registry.cancelTask(id: taskID, actor: Self.actorPrefix + plan.name, at: now) }
                 record = try await beginRollback(record, reason: "operator rollback", now: now)
             }
-            if try await advance(record, plan: plan, now: now),
-                let saved = try await registry.migrationDevice(migration: plan.name, deviceID: record.deviceID)
+            if try await advance(record, plan: plan, now: now) {
+                if let saved = try await registry.migrationDevice(migration: plan.name, deviceID: record.deviceID) { await wake(saved, now: now) }
+            } else if let taskID = record.taskID, let task = try await registry.task(id: taskID), task.state == .queued,
+                now.timeIntervalSince(lastWake[record.deviceID] ?? .distantPast) >= Self.rewakeInterval
             {
-                await wake(saved)
+                // Queued while the device was between contacts: bring it in again.
+                await wake(record, now: now)
             }
         }
         guard status.state == .running else { return }
@@ -143,10 +151,12 @@ public actor MigrationCoordinator {
         for candidate in candidates where candidate.wave == wave && started[candidate.device.id] == nil {
             guard budget > 0 else { break }
             budget -= 1
+            guard busy.insert(candidate.device.id).inserted else { continue }
+            defer { busy.remove(candidate.device.id) }
             let record = try await start(plan, device: candidate.device, facts: candidate.facts, wave: wave, now: now)
             if try await advance(record, plan: plan, now: now) {
                 // advance() saved the queued task id: wake the device for it.
-                if let saved = try await registry.migrationDevice(migration: plan.name, deviceID: record.deviceID) { await wake(saved) }
+                if let saved = try await registry.migrationDevice(migration: plan.name, deviceID: record.deviceID) { await wake(saved, now: now) }
             }
         }
     }
@@ -195,6 +205,8 @@ public actor MigrationCoordinator {
     /// Called when a device has no runnable work during a contact: moves its migration on.
     /// Returns true when it queued a task for the device.
     func deviceIdle(deviceID: Int64, now: Date) async -> Bool {
+        guard busy.insert(deviceID).inserted else { return false }
+        defer { busy.remove(deviceID) }
         var queued = false
         guard let records = try? await registry.migrationDevices(deviceID: deviceID) else { return false }
         for record in records where !record.state.isFinal && record.state != .cwmp {
@@ -367,7 +379,8 @@ public actor MigrationCoordinator {
 
     /// Reaches the device for the task just queued: a Connection Request for CWMP work, the agent
     /// for USP work.
-    private func wake(_ record: MigrationDeviceRecord) async {
+    private func wake(_ record: MigrationDeviceRecord, now: Date) async {
+        lastWake[record.deviceID] = now
         guard let id = record.taskID, let task = try? await registry.task(id: id),
             let device = try? await registry.device(.registryID(record.deviceID))
         else { return }
