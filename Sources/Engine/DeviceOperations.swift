@@ -15,6 +15,8 @@ public struct DeviceOperations: Sendable {
     let logger: Logger
     /// Expiry of tasks submitted without one.
     public var defaultLifetime: TimeInterval = 7 * 86_400
+    /// Connection Request credentials for a device without stored ones (configured templates).
+    public var connectionRequestFallback: (@Sendable (Device) -> ConnectionRequestCredentials?)?
 
     public init(registry: any RegistryStore, cwmpSessions: CWMPSessionManager, connectionRequests: ConnectionRequestClient, logger: Logger) {
         self.registry = registry
@@ -66,9 +68,9 @@ public struct DeviceOperations: Sendable {
     public func wake(_ device: Device) async -> ConnectionRequestOutcome {
         let outcome: ConnectionRequestOutcome
         if let url = device.connectionRequestURL, !url.isEmpty {
-            let credentials = try? await registry.credentials(deviceID: device.id, purpose: .connectionRequest)
-            outcome = await connectionRequests.send(
-                to: url, credentials: credentials.map { ConnectionRequestCredentials(username: $0.username, password: $0.password) })
+            let stored = try? await registry.credentials(deviceID: device.id, purpose: .connectionRequest)
+            let credentials = stored.map { ConnectionRequestCredentials(username: $0.username, password: $0.password) } ?? connectionRequestFallback?(device)
+            outcome = await connectionRequests.send(to: url, credentials: credentials)
         } else {
             outcome = .unreachable("the device has not reported a ConnectionRequestURL")
         }

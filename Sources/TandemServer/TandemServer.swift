@@ -104,6 +104,15 @@ public struct TandemServer: Sendable {
         var operations = DeviceOperations(
             registry: registry, cwmpSessions: cwmpSessions, connectionRequests: ConnectionRequestClient(), logger: logger)
         operations.usp = uspController
+        if let username = configuration.cwmp.connectionRequestUsernameTemplate, let password = configuration.cwmp.connectionRequestPasswordTemplate {
+            let (user, secret) = (CredentialTemplate(username), CredentialTemplate(password))
+            operations.connectionRequestFallback = { device in
+                guard device.cwmpDeviceID != nil,
+                    let identity = try? CWMPDeviceID(oui: device.oui, productClass: device.productClass, serialNumber: device.serialNumber)
+                else { return nil }
+                return ConnectionRequestCredentials(username: user.render(identity), password: secret.render(identity))
+            }
+        }
         self.operations = operations
         var migrationConfiguration = MigrationCoordinator.Configuration()
         migrationConfiguration.tickInterval = .milliseconds(Int64(configuration.provisioning.migrationTickSeconds * 1000))

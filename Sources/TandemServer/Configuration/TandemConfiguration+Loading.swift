@@ -75,7 +75,13 @@ extension TandemConfiguration {
         if let section = try reader.object("cwmp") {
             try section.checkKeys([
                 "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor",
+                "connectionRequest",
             ])
+            if let request = try section.object("connectionRequest") {
+                try request.checkKeys(["usernameTemplate", "passwordTemplate"])
+                if let template = try request.optionalString("usernameTemplate") { cwmp.connectionRequestUsernameTemplate = template }
+                if let template = try request.optionalString("passwordTemplate") { cwmp.connectionRequestPasswordTemplate = template }
+            }
             if let listen = try section.address("listen") { cwmp.listen = listen }
             if let auth = try section.object("auth") {
                 try auth.checkKeys(["mode", "usernameTemplate", "passwordTemplate"])
@@ -152,7 +158,11 @@ extension TandemConfiguration {
         guard !usp.stompDestination.isEmpty else {
             throw ConfigurationError(key: "usp.stomp.destination", source: source, "must not be empty")
         }
-        for template in [cwmp.usernameTemplate] + (cwmp.passwordTemplate.map { [$0] } ?? []) {
+        if (cwmp.connectionRequestUsernameTemplate == nil) != (cwmp.connectionRequestPasswordTemplate == nil) {
+            throw ConfigurationError(key: "cwmp.connectionRequest", source: source, "give both usernameTemplate and passwordTemplate, or neither")
+        }
+        let templates = [cwmp.usernameTemplate] + [cwmp.passwordTemplate, cwmp.connectionRequestUsernameTemplate, cwmp.connectionRequestPasswordTemplate].compactMap { $0 }
+        for template in templates {
             var rest = Substring(template)
             while let open = rest.firstIndex(of: "{") {
                 guard let close = rest[open...].firstIndex(of: "}") else {

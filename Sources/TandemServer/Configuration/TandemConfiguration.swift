@@ -54,6 +54,10 @@ public struct TandemConfiguration: Hashable, Sendable {
         public var getBatchSize = 64
         /// `cwmp.omitXMLDeclarationFor`: product classes whose CPEs reject the `<?xml ...?>` prolog.
         public var omitXMLDeclarationFor: [String] = []
+        /// `cwmp.connectionRequest.usernameTemplate` / `passwordTemplate`: credentials for
+        /// Connection Requests to devices without stored ones (same placeholders as `cwmp.auth`).
+        public var connectionRequestUsernameTemplate: String?
+        public var connectionRequestPasswordTemplate: String?
     }
 
     /// The REST API (and `/healthz`, `/metrics`).
