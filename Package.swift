@@ -145,6 +145,7 @@ let package = Package(
             name: "USPAgentSimulator",
             dependencies: [
                 "TandemCore", "USP", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
