@@ -197,7 +197,7 @@ struct AgentRequestHandler {
             let body: String
             if command.hasSuffix(".Backup()") {
                 // A configuration backup: every writable parameter, `Name=Value` per line.
-                body = "# usp-agent-sim configuration backup\n" + model.parameters.filter(\.value.writable).keys.sorted()
+                body = "# usp-agent-sim configuration backup\n" + model.parameters.filter { $0.value.writable }.keys.sorted()
                     .map { "\($0)=\(model.parameters[$0]!.value)\n" }.joined()
             } else {
                 body = "usp-agent-sim log: \(model.value("Device.DeviceInfo.SerialNumber") ?? "")\n"

@@ -2,6 +2,7 @@ import Engine
 import ServiceLifecycle
 import Foundation
 import Hummingbird
+import MTPWebSocket
 import Registry
 import TandemCore
 import TandemServer

@@ -46,7 +46,7 @@ extension CWMPPlanner {
         func expand(_ path: PathExpression) throws(Fault) -> [PathExpression]? {
             guard !path.isConcrete else { return [path] }
             let matched: [String]
-            do {
+            do throws(PathExpression.ExpansionError) {
                 matched = try path.expand(over: names, missingValues: fresh ? .noMatch : .unknown) { values[$0] }
             } catch {
                 switch error {

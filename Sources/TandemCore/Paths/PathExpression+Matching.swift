@@ -41,6 +41,18 @@ extension PathExpression {
     public func expand(
         over paths: some Sequence<String>, missingValues: MissingValuePolicy = .unknown, value: (String) -> TypedValue?
     ) throws(ExpansionError) -> [String] {
+        for segment in segments {
+            switch segment {
+            case .reference:
+                throw .unsupported("\(self): reference following is not supported for CWMP devices")
+            case .search(let conditions):
+                for condition in conditions where condition.path.contains(where: { if case .name = $0 { false } else { true } }) {
+                    throw .unsupported("\(condition): search conditions that follow references are not supported for CWMP devices")
+                }
+            case .name, .instance, .wildcard:
+                break
+            }
+        }
         var selected: Set<String> = []
         for path in paths {
             let parts = path.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
@@ -76,13 +88,7 @@ extension PathExpression {
                 guard UInt32(name) != nil else { return false }
                 let object = names.prefix(index + 1).joined(separator: ".") + "."
                 for condition in conditions {
-                    var relative: [String] = []
-                    for part in condition.path {
-                        guard case .name(let n) = part else {
-                            throw .unsupported("\(condition): search conditions that follow references are not supported for CWMP devices")
-                        }
-                        relative.append(n)
-                    }
+                    let relative = condition.path.map(\.description)
                     let parameter = object + relative.joined(separator: ".")
                     guard let actual = value(parameter) else {
                         if missingValues == .unknown { throw .unknownValue(parameter) }
@@ -91,7 +97,7 @@ extension PathExpression {
                     if !condition.holds(for: actual) { return false }
                 }
             case .reference:
-                throw .unsupported("\(self): reference following is not supported for CWMP devices")
+                return false  // refused before matching
             }
         }
         return true
