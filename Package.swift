@@ -148,6 +148,9 @@ let package = Package(
             name: "USPAgentSimulator",
             dependencies: [
                 "TandemCore", "USP", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -10,6 +10,9 @@ extension OperationResult {
     ///   `pendingReboot`.
     /// - DeleteObject: one `done` entry; Status 1 sets `pendingReboot`.
     /// - Download/Upload: `outputArguments` `Status`, `StartTime`, `CompleteTime`.
+    /// - GetParameterAttributes: one `done` entry per parameter with its notification and access list.
+    /// - SetParameterAttributes: one `done` entry per parameter written.
+    /// - GetRPCMethods: `outputArguments` `MethodList`, the methods comma-separated.
     /// - Anything else: an empty result.
     public init(request: ACSRequest, response: CPEResponse) {
         self.init()
@@ -28,6 +31,12 @@ extension OperationResult {
         case (.deleteObject(let objectName, _), .deleteObject(let status)):
             entries = [PathResult(path: objectName, outcome: .done)]
             pendingReboot = status == 1
+        case (_, .getParameterAttributes(let parameters)):
+            entries = parameters.map { PathResult(path: $0.name, outcome: .done, notification: $0.notification, accessList: $0.accessList) }
+        case (.setParameterAttributes(let parameters), .setParameterAttributes):
+            entries = parameters.map { PathResult(path: $0.name, outcome: .done) }
+        case (_, .getRPCMethods(let methods)):
+            outputArguments = ["MethodList": methods.joined(separator: ",")]
         case (_, .download(let transfer)), (_, .upload(let transfer)):
             outputArguments = ["Status": String(transfer.status), "StartTime": transfer.startTime.text, "CompleteTime": transfer.completeTime.text]
         default:

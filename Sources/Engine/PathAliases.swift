@@ -95,6 +95,16 @@ public enum PathAliases {
             return .delete(objects: converted)
         case .discover(let object, let nextLevel):
             return .discover(object: try convert(object), nextLevel: nextLevel)
+        case .getAttributes(let paths):
+            var converted: [PathExpression] = []
+            for path in paths { converted.append(try convert(path)) }
+            return .getAttributes(paths: converted)
+        case .setAttributes(let settings):
+            var converted: [AttributeSetting] = []
+            for setting in settings {
+                converted.append(AttributeSetting(path: try convert(setting.path), notification: setting.notification, accessList: setting.accessList))
+            }
+            return .setAttributes(converted)
         default:
             return operation
         }

@@ -85,8 +85,13 @@ public protocol RegistryStore: ProvisioningStore {
     func claimNextTask(deviceID: Int64, at: Date) async throws -> DeviceTask?
 
     /// Finishes a task with its result and, in the same transaction, stores what the result taught
-    /// about the device's parameters.
-    func completeTask(id: Int64, result: OperationResult, parameters: [StoredParameter], at: Date) async throws
+    /// about the device's parameters: first removes every parameter under `removingSubtrees`
+    /// (deleted objects), then, under each of `replacingSubtrees` (subtrees the device listed in
+    /// full), every parameter that `parameters` does not name (vanished instances), then stores
+    /// `parameters`.
+    func completeTask(
+        id: Int64, result: OperationResult, parameters: [StoredParameter], replacingSubtrees: [String], removingSubtrees: [String], at: Date
+    ) async throws
 
     /// Finishes a task with a fault, or requeues it when `retry` is true.
     func failTask(id: Int64, fault: Fault, retry: Bool, at: Date) async throws
@@ -104,4 +109,12 @@ public protocol RegistryStore: ProvisioningStore {
     // MARK: Health
 
     func statistics() async throws -> RegistryStatistics
+}
+
+extension RegistryStore {
+    /// Finishes a task with its result and, in the same transaction, stores what the result taught
+    /// about the device's parameters.
+    public func completeTask(id: Int64, result: OperationResult, parameters: [StoredParameter], at: Date) async throws {
+        try await completeTask(id: id, result: result, parameters: parameters, replacingSubtrees: [], removingSubtrees: [], at: at)
+    }
 }

@@ -423,8 +423,11 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
-    public func completeTask(id: Int64, result: OperationResult, parameters: [StoredParameter], at: Date) async throws {
+    public func completeTask(
+        id: Int64, result: OperationResult, parameters: [StoredParameter], replacingSubtrees: [String], removingSubtrees: [String], at: Date
+    ) async throws {
         let encoded = try Self.json(result)
+        let kept = Set(parameters.map(\.path))
         try await pool.write { db in
             guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
@@ -432,6 +435,8 @@ public final class SQLiteRegistryStore: RegistryStore {
             try db.execute(
                 sql: "UPDATE task SET state = 'done', result = ?, fault = NULL, updatedAt = ? WHERE id = ?",
                 arguments: [encoded, at.timeIntervalSince1970, id])
+            for prefix in removingSubtrees { try Self.removeSubtree(db, deviceID: deviceID, prefix: prefix, keeping: []) }
+            for prefix in replacingSubtrees { try Self.removeSubtree(db, deviceID: deviceID, prefix: prefix, keeping: kept) }
             try Self.upsertParameters(db, deviceID: deviceID, parameters)
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: at, kind: "task", summary: "task \(id) done", actor: "device", detail: ["task": String(id)]))

@@ -10,9 +10,11 @@ extension USPMessage.Request {
     /// - `add` → Add of one object, parameter names made relative to it;
     /// - `delete` → Delete of the objects, holistic (`allow_partial` false);
     /// - `operate` → Operate with `send_resp` true;
-    /// - `reboot` → Operate `Device.Reboot()`; `factoryReset` → Operate `Device.FactoryReset()`.
+    /// - `reboot` → Operate `Device.Reboot()`; `factoryReset` → Operate `Device.FactoryReset()`;
+    /// - `supportedMethods` → GetSupportedProtocol.
     ///
-    /// Download, upload and scheduleInform need planning (choosing the `FirmwareImage.{i}`,
+    /// Download, upload, scheduleInform, the attribute operations, cancelTransfer and changeDUState
+    /// need planning (choosing the `FirmwareImage.{i}`,
     /// activation, file types), which the engine does with ``USPOperate``; they throw here.
     ///
     /// - Throws: the operation's own validation fault (`invalidArguments` / `invalidPath`), or
@@ -59,7 +61,9 @@ extension USPMessage.Request {
             self = .operate(USPOperate(command: "Device.FactoryReset()", sendResponse: true))
         case .discover(let object, let nextLevel):
             self = .getInstances(USPGetInstances(objectPaths: [object.description], firstLevelOnly: nextLevel))
-        case .download, .upload, .scheduleInform:
+        case .supportedMethods:
+            self = .getSupportedProtocol(USPGetSupportedProtocol())
+        case .download, .upload, .scheduleInform, .getAttributes, .setAttributes, .scheduleDownload, .cancelTransfer, .changeDUState:
             throw Fault(
                 category: .notSupported,
                 message: "\(operation.name) has no direct USP request; the engine plans it as an Operate "

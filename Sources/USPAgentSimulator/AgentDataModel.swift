@@ -46,6 +46,7 @@ public struct AgentDataModel: Sendable {
                                                   ["Name": ("image-b", .string), "Version": ("", .string), "Status": ("NoImage", .string)]]),
             ("Device.Hosts.Host.", [["HostName": ("laptop", .string), "IPAddress": ("192.168.1.20", .string), "Active": ("true", .boolean)]]),
             ("Device.LocalAgent.Subscription.", []),
+            ("Device.SoftwareModules.DeploymentUnit.", []),
         ] as [(String, [[String: (String, ValueType)]])] {
             model.tables[table] = 1
             for row in rows {
@@ -97,6 +98,15 @@ public struct AgentDataModel: Sendable {
     }
 
     public func value(_ path: String) -> String? { parameters[path]?.value }
+
+    /// The concrete object or parameter paths a search path (`Table.[Key=="v"].`, `Table.*.`)
+    /// selects, in tree order; a concrete path selects itself when it exists.
+    public func select(_ path: String) -> [String] {
+        guard let expression = try? PathExpression(path) else { return [] }
+        return (try? expression.expand(over: parameters.keys, missingValues: .noMatch) { key in
+            parameters[key].map { TypedValue.lenient($0.value, type: $0.type) }
+        }) ?? []
+    }
 
     // MARK: Writing
 

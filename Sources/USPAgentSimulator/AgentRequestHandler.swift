@@ -12,6 +12,9 @@ struct AgentRequestHandler {
         case complete(command: String, commandKey: String, output: [String: String])
         /// Parameters changed (for ValueChange subscriptions).
         case changed([String])
+        /// `VendorConfigFile.{i}.Backup()` / `VendorLogFile.{i}.Upload()`: PUT `body` to `url`, then
+        /// Notify OperationComplete (success or failure).
+        case upload(command: String, commandKey: String, url: String, username: String?, password: String?, body: [UInt8])
     }
 
     var model: AgentDataModel
@@ -96,7 +99,12 @@ struct AgentRequestHandler {
         case .delete(let delete):
             var results: [USPDeleteResponse.DeletedObjectResult] = []
             for path in delete.objectPaths {
-                if model.delete(path) {
+                if path.contains("[") || path.contains("*") {
+                    // A search path: every instance it selects; none is a success too (R-DEL.1).
+                    let selected = model.select(path)
+                    for instance in selected { _ = model.delete(instance) }
+                    results.append(.init(requestedPath: path, status: .success(affectedPaths: selected, unaffectedPathErrors: [])))
+                } else if model.delete(path) {
                     results.append(.init(requestedPath: path, status: .success(affectedPaths: [path], unaffectedPathErrors: [])))
                 } else if !delete.allowPartial {
                     return (.error(USPErrorMessage(code: .objectDoesNotExist, message: "\(path) does not exist")), [])
@@ -152,12 +160,61 @@ struct AgentRequestHandler {
                 followUps.append(.reboot(commandKey: operate.commandKey, cause: "LocalReboot"))
             }
             return (done(.requestObject("Device.LocalAgent.Request.1.")), followUps)
+        case "Device.SoftwareModules.InstallDU()":
+            guard let url = operate.inputArguments["URL"], !url.isEmpty else {
+                return (done(.failure(USPFailure(code: .invalidCommandArguments, message: "URL is required"))), [])
+            }
+            let uuid = operate.inputArguments["UUID"] ?? "00000000-0000-4000-8000-\(String(format: "%012d", model.instances(of: "Device.SoftwareModules.DeploymentUnit.").count + 1))"
+            guard model.select("Device.SoftwareModules.DeploymentUnit.[UUID==\"\(uuid)\"].").isEmpty,
+                let unit = try? model.add("Device.SoftwareModules.DeploymentUnit.", [
+                    "UUID": uuid, "URL": url, "Status": "Installed", "Version": Self.version(in: url),
+                ])
+            else {
+                return (done(.failure(USPFailure(code: .commandFailure, message: "deployment unit \(uuid) is already installed"))), [])
+            }
+            return (done(.requestObject("Device.LocalAgent.Request.4.")), [
+                .complete(command: command, commandKey: operate.commandKey, output: ["DeploymentUnitRef": String(unit.dropLast()), "UUID": uuid]),
+            ])
+        case let unitCommand where unitCommand.hasPrefix("Device.SoftwareModules.DeploymentUnit.")
+            && (unitCommand.hasSuffix(".Update()") || unitCommand.hasSuffix(".Uninstall()")):
+            let object = String(unitCommand[..<unitCommand.lastIndex(of: ".")!]) + "."
+            guard let unit = model.select(object).first else {
+                return (.error(USPErrorMessage(code: .invalidPath, message: "\(object) selects no deployment unit")), [])
+            }
+            if unitCommand.hasSuffix(".Uninstall()") {
+                _ = model.delete(unit)
+            } else if let url = operate.inputArguments["URL"] {
+                model.update(unit + "URL", url)
+                model.update(unit + "Version", Self.version(in: url))
+            }
+            return (done(.requestObject("Device.LocalAgent.Request.5.")), [.complete(command: command, commandKey: operate.commandKey, output: [:])])
         case "Device.ScheduleTimer()":
             return (done(.requestObject("Device.LocalAgent.Request.2.")), [.complete(command: command, commandKey: operate.commandKey, output: [:])])
-        case let command where command.hasSuffix(".Upload()") || command.hasSuffix(".Backup()") || command.hasSuffix(".Restore()"):
+        case let command where command.hasSuffix(".Upload()") || command.hasSuffix(".Backup()"):
+            guard let url = operate.inputArguments["URL"], !url.isEmpty else {
+                return (done(.failure(USPFailure(code: .invalidCommandArguments, message: "URL is required"))), [])
+            }
+            let body: String
+            if command.hasSuffix(".Backup()") {
+                // A configuration backup: every writable parameter, `Name=Value` per line.
+                body = "# usp-agent-sim configuration backup\n" + model.parameters.filter { $0.value.writable }.keys.sorted()
+                    .map { "\($0)=\(model.parameters[$0]!.value)\n" }.joined()
+            } else {
+                body = "usp-agent-sim log: \(model.value("Device.DeviceInfo.SerialNumber") ?? "")\n"
+            }
+            return (done(.requestObject("Device.LocalAgent.Request.3.")), [.upload(
+                command: command, commandKey: operate.commandKey, url: url, username: operate.inputArguments["Username"],
+                password: operate.inputArguments["Password"], body: Array(body.utf8))])
+        case let command where command.hasSuffix(".Restore()"):
             return (done(.requestObject("Device.LocalAgent.Request.3.")), [.complete(command: command, commandKey: operate.commandKey, output: [:])])
         default:
             return (.error(USPErrorMessage(code: .invalidPath, message: "\(command) is not supported")), [])
         }
+    }
+
+    /// A dotted version in a URL's last component (`app-1.2.ipk` gives `1.2`), else `1.0`.
+    static func version(in url: String) -> String {
+        let name = url.split(separator: "/").last.map(String.init) ?? url
+        return name.firstMatch(of: #/(\d+(?:\.\d+)+)/#).map { String($0.1) } ?? "1.0"
     }
 }

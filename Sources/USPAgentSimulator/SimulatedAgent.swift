@@ -1,3 +1,6 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
 import Foundation
 import Logging
 import MTP
@@ -220,12 +223,38 @@ public actor SimulatedAgent {
                 let cut = command.lastIndex(of: ".").map { command.index(after: $0) } ?? command.startIndex
                 try? await notify(subscriptionID: subscription, sendResponse: false, .operationComplete(USPNotify.OperationComplete(
                     objectPath: String(command[..<cut]), commandName: String(command[cut...]), commandKey: commandKey, outcome: .outputArguments(output))))
+            case .upload(let command, let commandKey, let url, let username, let password, let body):
+                let outcome = await Self.put(body, to: url, username: username, password: password)
+                guard let subscription = subscription(type: "OperationComplete", covering: command) else { continue }
+                let cut = command.lastIndex(of: ".").map { command.index(after: $0) } ?? command.startIndex
+                try? await notify(subscriptionID: subscription, sendResponse: false, .operationComplete(USPNotify.OperationComplete(
+                    objectPath: String(command[..<cut]), commandName: String(command[cut...]), commandKey: commandKey, outcome: outcome)))
             case .reboot(let commandKey, let cause):
                 try? await Task.sleep(for: .milliseconds(100))
                 bootCount += 1
                 handler.model.update("Device.DeviceInfo.UpTime", "0")
                 await sendBoot(cause: cause, commandKey: commandKey)
             }
+        }
+    }
+
+    /// HTTP PUT of an uploaded file (Basic credentials when given), as the OperationComplete outcome.
+    private static func put(_ body: [UInt8], to url: String, username: String?, password: String?) async -> USPNotify.OperationComplete.Outcome {
+        var request = HTTPClientRequest(url: url)
+        request.method = .PUT
+        request.headers.add(name: "Content-Type", value: "application/octet-stream")
+        if let username, let password {
+            request.headers.add(name: "Authorization", value: "Basic " + Data("\(username):\(password)".utf8).base64EncodedString())
+        }
+        request.body = .bytes(body)
+        do {
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            guard (200..<300).contains(response.status.code) else {
+                return .failure(USPFailure(code: .commandFailure, message: "file server answered HTTP \(response.status.code)"))
+            }
+            return .outputArguments([:])
+        } catch {
+            return .failure(USPFailure(code: .commandFailure, message: "upload failed: \(error)"))
         }
     }
 

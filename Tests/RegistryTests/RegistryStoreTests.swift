@@ -136,6 +136,32 @@ import Testing
         #expect(actors.contains("token:admin"))
     }
 
+    @Test func completingATaskReplacesAndRemovesSubtreesInOneTransaction() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let device = try await store.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "2"), details: DeviceDetails(), at: t0)
+        try await store.storeParameters(deviceID: device.id, [
+            StoredParameter(path: "Device.WiFi.SSID.1.SSID", value: .string("a"), updatedAt: t0),
+            StoredParameter(path: "Device.WiFi.SSID.9.SSID", value: .string("gone"), updatedAt: t0),
+            StoredParameter(path: "Device.Hosts.Host.1.HostName", value: .string("tv"), updatedAt: t0),
+            StoredParameter(path: "Device.Time.Enable", value: .boolean(true), updatedAt: t0),
+        ], replacingSubtree: nil)
+        let task = try await store.enqueueTask(
+            deviceID: device.id, operation: .discover(object: try PathExpression("Device.WiFi."), nextLevel: false), expiresAt: nil, actor: "test")
+        _ = try await store.claimNextTask(deviceID: device.id, at: t0)
+        try await store.completeTask(
+            id: task.id, result: OperationResult(),
+            parameters: [StoredParameter(path: "Device.WiFi.SSID.1.SSID", value: nil, writable: true, updatedAt: t0)],
+            replacingSubtrees: ["Device.WiFi."], removingSubtrees: ["Device.Hosts.Host.1."], at: t0)
+        let left = try await store.parameters(deviceID: device.id, under: "")
+        #expect(left.map(\.path) == ["Device.Time.Enable", "Device.WiFi.SSID.1.SSID"])
+        // A listing without values keeps the value already stored and learns the writability.
+        #expect(left.last?.value == .string("a"))
+        #expect(left.last?.writable == true)
+        #expect(try await store.task(id: task.id)?.state == .done)
+    }
+
     @Test func eventLogIsAppendOnly() async throws {
         let registry = try TemporaryRegistry()
         defer { registry.remove() }

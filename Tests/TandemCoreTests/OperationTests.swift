@@ -19,6 +19,16 @@ import TandemCore
             .upload(FileTransfer(kind: .log, url: "http://files.example/upload", username: "u", password: "p")),
             .scheduleInform(delaySeconds: 60, commandKey: nil),
             .discover(object: p("Device.WiFi."), nextLevel: true),
+            .getAttributes(paths: [p("Device.DeviceInfo.SoftwareVersion")]),
+            .setAttributes([AttributeSetting(path: p("Device.WiFi.SSID.1.SSID"), notification: .active, accessList: ["Subscriber"]),
+                            AttributeSetting(path: p("Device.DeviceInfo.UpTime"), notification: .off)]),
+            .scheduleDownload(FileTransfer(kind: .firmware, url: "http://files.example/fw-2.bin"),
+                              windows: [TransferWindow(start: 0, end: 600), TransferWindow(start: 3600, end: 7200, mode: .whenIdle, userMessage: "m", maxRetries: 2)]),
+            .cancelTransfer(commandKey: "tandem-9"),
+            .changeDUState([.install(url: "http://files.example/app-1.0.ipk", uuid: nil, username: nil, password: nil, executionEnvRef: "Device.SoftwareModules.ExecEnv.1"),
+                            .update(uuid: "0f1e2d3c-0000-4000-8000-000000000001", version: nil, url: "http://files.example/app-1.1.ipk", username: "u", password: "p"),
+                            .uninstall(uuid: "0f1e2d3c-0000-4000-8000-000000000001", version: "1.1", executionEnvRef: nil)]),
+            .supportedMethods,
         ]
     }()
 
@@ -29,6 +39,34 @@ import TandemCore
         #expect(try JSONDecoder().decode(TandemCore.Operation.self, from: data) == operation)
         let object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
         #expect(object?["op"] as? String == operation.name)
+    }
+
+    @Test func everyNameIsListed() {
+        #expect(Set(Self.samples.map(\.name)) == Set(TandemCore.Operation.allNames))
+        #expect(TandemCore.Operation.allNames.count == Set(TandemCore.Operation.allNames).count)
+    }
+
+    @Test func decodesHandWrittenNewOperations() throws {
+        let json = #"""
+            [{"op":"setAttributes","settings":[{"path":"Device.WiFi.SSID.1.SSID","notification":"passive"}]},
+             {"op":"scheduleDownload","transfer":{"kind":"configuration","url":"http://h/c.cfg","delaySeconds":0},"windows":[{"start":5,"end":60,"mode":"immediately"}]},
+             {"op":"changeDUState","operations":[{"action":"uninstall","uuid":"u-1"}]},
+             {"op":"supportedMethods"}]
+            """#
+        let operations = try JSONDecoder().decode([TandemCore.Operation].self, from: Data(json.utf8))
+        #expect(operations[0] == .setAttributes([AttributeSetting(path: try PathExpression("Device.WiFi.SSID.1.SSID"), notification: .passive)]))
+        guard case .scheduleDownload(let transfer, let windows) = operations[1] else {
+            Issue.record("expected scheduleDownload")
+            return
+        }
+        #expect(transfer.kind == .configuration)
+        #expect(windows == [TransferWindow(start: 5, end: 60, mode: .immediately)])
+        #expect(windows[0].mode.cwmpValue == "2 Immediately")
+        #expect(operations[2] == .changeDUState([.uninstall(uuid: "u-1", version: nil, executionEnvRef: nil)]))
+        #expect(operations[3] == .supportedMethods)
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(TandemCore.Operation.self, from: Data(#"{"op":"changeDUState","operations":[{"action":"explode"}]}"#.utf8))
+        }
     }
 
     @Test func decodesHandWrittenJSON() throws {
@@ -65,6 +103,17 @@ import TandemCore
             (.operate(command: try p("Device.Reboot"), input: [:], commandKey: nil), .invalidPath, "'()'"),
             (.download(FileTransfer(kind: .firmware, url: "file:///etc/passwd")), .invalidArguments, "http, https, ftp or tftp"),
             (.scheduleInform(delaySeconds: 0, commandKey: nil), .invalidArguments, "at least one second"),
+            (.setAttributes([AttributeSetting(path: try p("Device.X"), notification: .active, accessList: ["Everyone"])]), .invalidArguments, "AccessList"),
+            (.getAttributes(paths: [try p("Device.Boot!")]), .invalidPath, "attributes"),
+            (.scheduleDownload(FileTransfer(kind: .firmware, url: "http://h/f"), windows: []), .invalidArguments, "one or two time windows"),
+            (.scheduleDownload(FileTransfer(kind: .firmware, url: "http://h/f"), windows: [TransferWindow(start: 10, end: 5)]), .invalidArguments, "end after it starts"),
+            (.scheduleDownload(FileTransfer(kind: .firmware, url: "http://h/f"), windows: [TransferWindow(start: 0, end: 50), TransferWindow(start: 40, end: 90)]),
+             .invalidArguments, "overlap"),
+            (.scheduleDownload(FileTransfer(kind: .log, url: "http://h/f"), windows: [TransferWindow(start: 0, end: 50)]), .invalidArguments, "firmware or configuration"),
+            (.cancelTransfer(commandKey: ""), .invalidArguments, "CommandKey"),
+            (.changeDUState([]), .invalidArguments, "at least one operation"),
+            (.changeDUState([.update(uuid: nil, version: "2", url: nil, username: nil, password: nil)]), .invalidArguments, "UUID or a URL"),
+            (.changeDUState([.uninstall(uuid: "", version: nil, executionEnvRef: nil)]), .invalidArguments, "UUID"),
         ]
         for (operation, category, message) in cases {
             #expect {
@@ -88,6 +137,7 @@ import TandemCore
             PathResult(path: "Device.A", outcome: .value(.unsignedInt(5)), writable: true),
             PathResult(path: "Device.B", outcome: .fault(Fault(cwmp: .invalidParameterName))),
             PathResult(path: "Device.C.", outcome: .done),
+            PathResult(path: "Device.D", outcome: .done, notification: 2, accessList: ["Subscriber"]),
         ], createdObject: "Device.C.2.", pendingReboot: true)
         let data = try JSONEncoder().encode(result)
         #expect(try JSONDecoder().decode(OperationResult.self, from: data) == result)

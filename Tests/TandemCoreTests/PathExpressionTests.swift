@@ -142,3 +142,67 @@ import TandemCore
         }
     }
 }
+
+@Suite struct PathMatchingTests {
+    static let tree: [String: TypedValue] = [
+        "Device.WiFi.SSID.1.SSID": .string("home"), "Device.WiFi.SSID.1.Enable": .boolean(true), "Device.WiFi.SSID.1.Stats.ErrorsSent": .unsignedInt(3),
+        "Device.WiFi.SSID.2.SSID": .string("guest"), "Device.WiFi.SSID.2.Enable": .boolean(false), "Device.WiFi.SSID.2.Stats.ErrorsSent": .unsignedInt(12),
+        "Device.WiFi.SSID.10.SSID": .string("guest-5g"), "Device.WiFi.SSID.10.Enable": .boolean(true), "Device.WiFi.SSID.10.Stats.ErrorsSent": .unsignedInt(0),
+        "Device.DeviceInfo.SoftwareVersion": .string("1.0"),
+    ]
+
+    func expand(_ text: String, missing: PathExpression.MissingValuePolicy = .unknown, in tree: [String: TypedValue] = tree) throws -> [String] {
+        try PathExpression(text).expand(over: tree.keys, missingValues: missing) { tree[$0] }
+    }
+
+    @Test func wildcardsSelectEveryInstanceInTreeOrder() throws {
+        #expect(try expand("Device.WiFi.SSID.*.SSID") == ["Device.WiFi.SSID.1.SSID", "Device.WiFi.SSID.2.SSID", "Device.WiFi.SSID.10.SSID"])
+        #expect(try expand("Device.WiFi.SSID.*.") == ["Device.WiFi.SSID.1.", "Device.WiFi.SSID.2.", "Device.WiFi.SSID.10."])
+        #expect(try expand("Device.WiFi.SSID.*.Stats.") == ["Device.WiFi.SSID.1.Stats.", "Device.WiFi.SSID.2.Stats.", "Device.WiFi.SSID.10.Stats."])
+        #expect(try expand("Device.WiFi.SSID.*.Missing").isEmpty)
+        #expect(try expand("Device.Hosts.Host.*.IPAddress").isEmpty)
+    }
+
+    @Test func searchesFilterOnValues() throws {
+        #expect(try expand("Device.WiFi.SSID.[Enable==true].SSID") == ["Device.WiFi.SSID.1.SSID", "Device.WiFi.SSID.10.SSID"])
+        #expect(try expand("Device.WiFi.SSID.[Enable==false].") == ["Device.WiFi.SSID.2."])
+        #expect(try expand(#"Device.WiFi.SSID.[SSID=="guest"].Enable"#) == ["Device.WiFi.SSID.2.Enable"])
+        #expect(try expand(#"Device.WiFi.SSID.[SSID~="guest"].SSID"#) == ["Device.WiFi.SSID.2.SSID", "Device.WiFi.SSID.10.SSID"])
+        #expect(try expand("Device.WiFi.SSID.[Stats.ErrorsSent>2].") == ["Device.WiFi.SSID.1.", "Device.WiFi.SSID.2."])
+        #expect(try expand("Device.WiFi.SSID.[Stats.ErrorsSent>2&&Enable==true].") == ["Device.WiFi.SSID.1."])
+        #expect(try expand("Device.WiFi.SSID.[Stats.ErrorsSent<=3].SSID") == ["Device.WiFi.SSID.1.SSID", "Device.WiFi.SSID.10.SSID"])
+        #expect(try expand(#"Device.WiFi.SSID.[SSID=="nothing"].SSID"#).isEmpty)
+    }
+
+    @Test func missingValuesAskForARefreshOrDoNotMatch() throws {
+        #expect {
+            try expand(#"Device.WiFi.SSID.[Status=="Up"].SSID"#)
+        } throws: { error in
+            guard case .unknownValue(let path)? = error as? PathExpression.ExpansionError else { return false }
+            return path.hasPrefix("Device.WiFi.SSID.") && path.hasSuffix(".Status")
+        }
+        #expect(try expand(#"Device.WiFi.SSID.[Status=="Up"].SSID"#, missing: .noMatch).isEmpty)
+        #expect(throws: PathExpression.ExpansionError.self) { try expand("Device.WiFi.AccessPoint.[SSIDReference+.SSID==\"home\"].Enable") }
+    }
+
+    @Test func concretePathsMatchThemselvesAndPrefixesAreConcrete() throws {
+        #expect(try expand("Device.WiFi.SSID.2.SSID") == ["Device.WiFi.SSID.2.SSID"])
+        #expect(try PathExpression("Device.WiFi.SSID.*.SSID").concretePrefix.description == "Device.WiFi.SSID.")
+        #expect(try PathExpression("Device.IP.Interface.[Name==\"lan\"].IPv4Address.*.").concretePrefix.description == "Device.IP.Interface.")
+        #expect(try PathExpression("Device.DeviceInfo.SoftwareVersion").concretePrefix.description == "Device.DeviceInfo.")
+        #expect(try PathExpression("Device.DeviceInfo.").concretePrefix.description == "Device.DeviceInfo.")
+    }
+
+    @Test func conditionsCompareByType() throws {
+        let p = try PathExpression("Device.X.[A>=10&&B==1&&C!=\"x\"].")
+        guard case .search(let conditions) = p.segments[2] else {
+            Issue.record("expected a search")
+            return
+        }
+        #expect(conditions[0].holds(for: .unsignedInt(10)))
+        #expect(!conditions[0].holds(for: .unsignedInt(9)))
+        #expect(conditions[1].holds(for: .boolean(true)))
+        #expect(conditions[2].holds(for: .string("y")))
+        #expect(!conditions[2].holds(for: .string("x")))
+    }
+}

@@ -95,6 +95,14 @@ import Testing
         let served = Set(TandemServer.apiRoutes.map { "\($0.method) \($0.path)" })
         #expect(documented == served)
         #expect(paths["/healthz"] != nil && paths["/metrics"] != nil)
+        // Every operation the API accepts is listed in the Operation schema.
+        let schemas = (spec["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let operation = schemas?["Operation"] as? [String: Any]
+        let names = ((operation?["properties"] as? [String: Any])?["op"] as? [String: Any])?["enum"] as? [String]
+        #expect(names == TandemCore.Operation.allNames)
+        for name in TandemCore.Operation.allNames {
+            #expect((operation?["description"] as? String)?.contains(name) == true, "\(name) is not described")
+        }
     }
 
     @Test func devicesAreListedFilteredAndFoundByAnyIdentifier() async throws {

@@ -17,30 +17,19 @@ public struct CWMPPlanner: Sendable {
         try operation.validate()
         switch operation {
         case .get(let paths):
-            for path in paths where !path.isConcrete {
-                throw Fault(
-                    category: .notSupported,
-                    message: "\(path): wildcards, searches and references on CWMP devices need the registry's tree (operations issue)")
-            }
-            let names = paths.map(\.description)
-            return stride(from: 0, to: names.count, by: getBatchSize).map {
-                .getParameterValues(names: Array(names[$0..<min($0 + getBatchSize, names.count)]))
-            }
+            try requireConcrete(paths)
+            return batches(paths.map(\.description)).map { .getParameterValues(names: $0) }
         case .set(let values, _, let key):
-            for setting in values where !setting.path.isConcrete {
-                throw Fault(category: .notSupported, message: "\(setting.path): CWMP sets need concrete parameter paths")
-            }
+            try requireConcrete(values.map(\.path))
             // TR-069 A.3.2.1: SetParameterValues is atomic; allow_partial has no CWMP equivalent.
             return [.setParameterValues(
                 parameters: values.map { CWMPParameterValue(name: $0.path.description, value: $0.value) },
                 parameterKey: key ?? "")]
         case .add(let object, _):
-            guard object.isConcrete else { throw Fault(category: .notSupported, message: "\(object): AddObject needs a concrete table path") }
+            try requireConcrete([object])
             return [.addObject(objectName: object.description, parameterKey: "")]
         case .delete(let objects):
-            for object in objects where !object.isConcrete {
-                throw Fault(category: .notSupported, message: "\(object): DeleteObject needs a concrete instance path")
-            }
+            try requireConcrete(objects)
             return objects.map { .deleteObject(objectName: $0.description, parameterKey: "") }
         case .operate(let command, _, let key):
             switch command.description {
@@ -64,6 +53,56 @@ public struct CWMPPlanner: Sendable {
         case .discover(let object, let nextLevel):
             guard object.isConcrete else { throw Fault(category: .notSupported, message: "\(object): GetParameterNames needs a concrete path") }
             return [.getParameterNames(path: object.description, nextLevel: nextLevel)]
+        case .getAttributes(let paths):
+            try requireConcrete(paths)
+            return batches(paths.map(\.description)).map { .getParameterAttributes(names: $0) }
+        case .setAttributes(let settings):
+            try requireConcrete(settings.map(\.path))
+            // TR-069 A.3.2.4: NotificationChange/AccessListChange false leave that attribute alone.
+            return [.setParameterAttributes(parameters: settings.map {
+                CWMPSetParameterAttribute(
+                    name: $0.path.description, notificationChange: $0.notification != nil, notification: $0.notification?.cwmpValue ?? 0,
+                    accessListChange: $0.accessList != nil, accessList: $0.accessList ?? [])
+            })]
+        case .scheduleDownload(let transfer, let windows):
+            // The task's CommandKey comes back in TransferComplete (TR-069 A.4.1.8), as for Download.
+            return [.scheduleDownload(ACSRequest.ScheduleDownload(
+                commandKey: TaskCommandKey.make(forTask: taskID), fileType: transfer.kind.cwmpFileType(upload: false), url: transfer.url,
+                username: transfer.username ?? "", password: transfer.password ?? "", fileSize: transfer.fileSize ?? 0,
+                targetFileName: transfer.targetFileName ?? "",
+                timeWindows: windows.map {
+                    ACSRequest.TimeWindow(
+                        windowStart: $0.start, windowEnd: $0.end, windowMode: $0.mode.cwmpValue, userMessage: $0.userMessage ?? "",
+                        maxRetries: $0.maxRetries ?? -1)
+                }))]
+        case .cancelTransfer(let key):
+            return [.cancelTransfer(commandKey: key)]
+        case .changeDUState(let operations):
+            // Completion comes in DUStateChangeComplete with this CommandKey.
+            return [.changeDUState(ACSRequest.ChangeDUState(
+                operations: operations.map { operation -> ACSRequest.DUOperation in
+                    switch operation {
+                    case .install(let url, let uuid, let username, let password, let ref):
+                        .install(url: url, uuid: uuid ?? "", username: username ?? "", password: password ?? "", executionEnvRef: ref ?? "")
+                    case .update(let uuid, let version, let url, let username, let password):
+                        .update(uuid: uuid ?? "", version: version ?? "", url: url ?? "", username: username ?? "", password: password ?? "")
+                    case .uninstall(let uuid, let version, let ref):
+                        .uninstall(uuid: uuid, version: version ?? "", executionEnvRef: ref ?? "")
+                    }
+                },
+                commandKey: TaskCommandKey.make(forTask: taskID)))]
+        case .supportedMethods:
+            return [.getRPCMethods]
+        }
+    }
+
+    private func batches(_ names: [String]) -> [[String]] {
+        stride(from: 0, to: names.count, by: getBatchSize).map { Array(names[$0..<min($0 + getBatchSize, names.count)]) }
+    }
+
+    private func requireConcrete(_ paths: [PathExpression]) throws(Fault) {
+        for path in paths where !path.isConcrete {
+            throw Fault(category: .notSupported, message: "\(path): CWMP RPCs take concrete paths; expand wildcards and searches first (expand(_:names:values:))")
         }
     }
 
@@ -79,11 +118,13 @@ public struct CWMPPlanner: Sendable {
             parameterKey: "")]
     }
 
-    /// Whether the task waits for a TransferComplete after this response (Download or Upload answered
-    /// with Status 1, TR-069 A.3.2.8).
+    /// Whether the task waits for a later CPE request after this response: TransferComplete after a
+    /// Download or Upload answered with Status 1 (TR-069 A.3.2.8) and after every ScheduleDownload
+    /// (A.4.1.8), DUStateChangeComplete after ChangeDUState.
     public static func awaitsTransferComplete(_ response: CPEResponse) -> Bool {
         switch response {
         case .download(let status), .upload(let status): status.status == 1
+        case .scheduleDownload, .changeDUState: true
         default: false
         }
     }

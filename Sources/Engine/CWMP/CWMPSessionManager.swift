@@ -90,7 +90,12 @@ public actor CWMPSessionManager {
         var result = OperationResult()
         var parameters: [StoredParameter] = []
         var removedObjects: [String] = []
+        /// Subtrees the device listed in full (GetParameterNames with NextLevel false, refresh
+        /// reads): what the registry holds under them and the answer lacks has vanished.
+        var replacedSubtrees: [String] = []
         var awaitingTransfer = false
+        /// Set while the first step reads these subtrees to expand wildcards and searches.
+        var refreshing: [String]?
     }
 
     public let configuration: Configuration
@@ -311,6 +316,8 @@ public actor CWMPSessionManager {
                     deviceID: deviceID, at: Date(), kind: "transfer", summary: "TransferComplete for unknown CommandKey \(complete.commandKey)",
                     actor: "device"))
             }
+        case .duStateChangeComplete(let complete):
+            await completeDUStateChange(complete, deviceID: deviceID)
         default:
             try? await registry.appendEvent(DeviceEvent(deviceID: deviceID, at: Date(), kind: "cpeRequest", summary: request.methodName, actor: "device"))
         }
@@ -344,8 +351,15 @@ public actor CWMPSessionManager {
                 var operation = task.operation
                 let aliased = sessions[id]?.dataModelRoot == "InternetGatewayDevice"
                 if aliased { operation = try PathAliases.forTR098(operation) }
-                let requests = try configuration.planner.plan(operation, taskID: task.id)
-                sessions[id]?.progress[task.id] = TaskProgress(operation: operation, aliased: aliased, outstanding: requests.count)
+                let planned = try await plan(operation, taskID: task.id, deviceID: deviceID)
+                guard !planned.requests.isEmpty else {
+                    // Wildcards or searches that match nothing: the empty result USP would give.
+                    try? await registry.completeTask(id: task.id, result: OperationResult(), parameters: [], at: Date())
+                    continue
+                }
+                let requests = planned.requests
+                sessions[id]?.progress[task.id] = TaskProgress(
+                    operation: planned.operation, aliased: aliased, outstanding: requests.count, refreshing: planned.refreshing)
                 for (index, request) in requests.enumerated() {
                     _ = mutate(id) { $0.enqueue(request, tag: TaskStep(taskID: task.id, step: index)) }
                 }
@@ -359,16 +373,42 @@ public actor CWMPSessionManager {
     private func recordSuccess(_ tag: TaskStep, request: ACSRequest, response: CPEResponse, session id: String) async {
         guard var progress = sessions[id]?.progress[tag.taskID] else { return }
         let now = Date()
-        let stepResult = OperationResult(request: request, response: response)
-        progress.result.entries += stepResult.entries
-        progress.result.pendingReboot = progress.result.pendingReboot || stepResult.pendingReboot
-        progress.result.outputArguments.merge(stepResult.outputArguments) { _, new in new }
-        if let created = stepResult.createdObject { progress.result.createdObject = created }
+        let followUps: [ACSRequest]
+        if let prefixes = progress.refreshing {
+            // The refresh read is not part of the result; it teaches the tree, then the real RPCs follow.
+            progress.refreshing = nil
+            guard case .getParameterValues(let values) = response else { return }
+            progress.parameters += values.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) }
+            progress.replacedSubtrees += prefixes
+            do throws(Fault) {
+                switch try CWMPPlanner.expand(
+                    progress.operation, names: Set(values.map(\.name)), values: Dictionary(values.map { ($0.name, $0.value) }) { _, last in last }, fresh: true)
+                {
+                case .concrete(let operation):
+                    progress.operation = operation
+                    followUps = try configuration.planner.plan(operation, taskID: tag.taskID)
+                case .nothing, .refresh:
+                    followUps = []
+                }
+            } catch {
+                await recordFault(tag, fault: error, partial: OperationResult(), session: id)
+                return
+            }
+        } else {
+            let stepResult = OperationResult(request: request, response: response)
+            progress.result.entries += stepResult.entries
+            progress.result.pendingReboot = progress.result.pendingReboot || stepResult.pendingReboot
+            progress.result.outputArguments.merge(stepResult.outputArguments) { _, new in new }
+            if let created = stepResult.createdObject { progress.result.createdObject = created }
+            followUps = configuration.planner.followUp(progress.operation, after: request, response: response)
+        }
         switch (request, response) {
         case (_, .getParameterValues(let values)):
             progress.parameters += values.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) }
-        case (_, .getParameterNames(let names)):
+        case (.getParameterNames(let path, let nextLevel), .getParameterNames(let names)):
             progress.parameters += names.filter { !$0.name.hasSuffix(".") }.map { StoredParameter(path: $0.name, value: nil, writable: $0.writable, updatedAt: now) }
+            // A full listing of the subtree: instances the registry knows and the answer lacks are gone.
+            if !nextLevel, path.hasSuffix(".") { progress.replacedSubtrees.append(path) }
         case (.setParameterValues(let values, _), _):
             progress.parameters += values.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) }
         case (.deleteObject(let name, _), _):
@@ -376,7 +416,6 @@ public actor CWMPSessionManager {
         default:
             break
         }
-        let followUps = configuration.planner.followUp(progress.operation, after: request, response: response)
         progress.outstanding += followUps.count - 1
         for (index, next) in followUps.enumerated() {
             _ = mutate(id) { $0.enqueue(next, tag: TaskStep(taskID: tag.taskID, step: tag.step + 1 + index)) }
@@ -390,12 +429,18 @@ public actor CWMPSessionManager {
             return
         }
         do {
-            if let deviceID = sessions[id]?.deviceID {
-                for object in progress.removedObjects { try await registry.removeParameters(deviceID: deviceID, under: object) }
-            }
-            // The parameters the response taught are stored in the same transaction that completes the task.
+            // What the responses taught (values, vanished instances, deleted objects) is stored in the
+            // same transaction that completes the task.
             let result = progress.aliased ? PathAliases.toTR181(progress.result) : progress.result
-            try await registry.completeTask(id: tag.taskID, result: result, parameters: progress.parameters, at: now)
+            try await registry.completeTask(
+                id: tag.taskID, result: result, parameters: progress.parameters, replacingSubtrees: progress.replacedSubtrees,
+                removingSubtrees: progress.removedObjects, at: now)
+            if case .cancelTransfer(let key) = progress.operation, let cancelled = TaskCommandKey.taskID(in: key),
+                try await registry.task(id: cancelled)?.deviceID == sessions[id]?.deviceID
+            {
+                // The CPE dropped the transfer: its task will see no TransferComplete.
+                _ = try await registry.cancelTask(id: cancelled, actor: "task \(tag.taskID)", at: now)
+            }
         } catch {
             logger.error("cannot complete task", metadata: ["task": "\(tag.taskID)", "error": "\(error)"])
         }

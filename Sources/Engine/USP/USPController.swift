@@ -401,12 +401,7 @@ public actor USPController: Service {
             let baseline = try await request(.get(id: nextMessageID(), paths: configuration.baselinePaths), toAgent: key)
             let result = try baseline.operationResult()
             let now = Date()
-            try await registry.storeParameters(
-                deviceID: deviceID,
-                result.entries.compactMap { entry in
-                    guard case .value(let value) = entry.outcome else { return nil }
-                    return StoredParameter(path: entry.path, value: value, updatedAt: now)
-                }, replacingSubtree: nil)
+            try await storeValues(of: result, deviceID: deviceID, at: now)
             if let software = result.value(at: "Device.DeviceInfo.SoftwareVersion")?.lexical, let endpoint = agents[key]?.endpoint {
                 _ = try? await registry.recordUSPContact(endpoint, identity: nil, details: DeviceDetails(softwareVersion: software), at: now)
             }
@@ -415,6 +410,34 @@ public actor USPController: Service {
             try? await registry.appendEvent(DeviceEvent(
                 deviceID: deviceID, at: Date(), kind: "fault", summary: "onboarding incomplete: \(error)", actor: "system"))
         }
+    }
+
+    /// The inactive firmware image (`USPPlanner.firmwareImage(in:)`) from what the registry knows
+    /// of `Device.DeviceInfo.`; when it knows no image, read them from the agent first (and store
+    /// them). Falls back to image 1 when the agent reports none.
+    private func firmwareImage(deviceID: Int64, agent key: String) async throws -> String {
+        func known() async throws -> [String: String] {
+            var values: [String: String] = [:]
+            for parameter in try await registry.parameters(deviceID: deviceID, under: "Device.DeviceInfo.") {
+                if let value = parameter.value { values[parameter.path] = value.lexical }
+            }
+            return values
+        }
+        if let image = USPPlanner.firmwareImage(in: try await known()) { return image }
+        let answer = try await request(
+            .get(id: nextMessageID(), paths: ["Device.DeviceInfo.ActiveFirmwareImage", "Device.DeviceInfo.FirmwareImage."]), toAgent: key)
+        if let result = try? answer.operationResult() { try await storeValues(of: result, deviceID: deviceID, at: Date()) }
+        return USPPlanner.firmwareImage(in: try await known()) ?? "Device.DeviceInfo.FirmwareImage.1."
+    }
+
+    /// Stores the values a Get returned.
+    private func storeValues(of result: OperationResult, deviceID: Int64, at now: Date) async throws {
+        try await registry.storeParameters(
+            deviceID: deviceID,
+            result.entries.compactMap { entry in
+                guard case .value(let value) = entry.outcome else { return nil }
+                return StoredParameter(path: entry.path, value: value, updatedAt: now)
+            }, replacingSubtree: nil)
     }
 
     static func subscriptionIDs(in response: USPMessage) -> [String] {
@@ -448,11 +471,21 @@ public actor USPController: Service {
     private func execute(_ task: DeviceTask, agent key: String) async {
         let now = Date()
         do {
-            let message = try USPPlanner.plan(task.operation, taskID: task.id, messageID: nextMessageID())
-            let response = try await request(message, toAgent: key)
-            // Asynchronous commands finish with OperationComplete (handleNotify); the task stays running.
-            if USPPlanner.isAsynchronous(response) { return }
-            let result = try response.operationResult()
+            var image: String?
+            if case .download(let transfer) = task.operation, transfer.kind == .firmware {
+                image = try await firmwareImage(deviceID: task.deviceID, agent: key)
+            }
+            var message = try USPPlanner.plan(task.operation, taskID: task.id, messageID: nextMessageID(), firmwareImage: image)
+            var results: [OperationResult] = []
+            for step in 0... {
+                let response = try await request(message, toAgent: key)
+                // Asynchronous commands finish with OperationComplete (handleNotify); the task stays running.
+                if USPPlanner.isAsynchronous(response) { return }
+                results.append(try response.operationResult())
+                guard let next = USPPlanner.followUp(task.operation, step: step, messageID: nextMessageID()) else { break }
+                message = next
+            }
+            let result = USPPlanner.combinedResult(for: task.operation, results: results)
             let (stored, removed) = USPPlanner.registryUpdates(for: task.operation, result: result, at: now)
             for path in removed { try await registry.removeParameters(deviceID: task.deviceID, under: path) }
             try await registry.completeTask(id: task.id, result: result, parameters: stored, at: now)

@@ -4,7 +4,7 @@
 extension Operation: Codable {
     private enum CodingKeys: String, CodingKey {
         case op, paths, values, allowPartial, parameterKey, object, parameters, objects, command, input
-        case commandKey, transfer, delaySeconds, nextLevel
+        case commandKey, transfer, delaySeconds, nextLevel, settings, windows, operations
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,10 +45,22 @@ extension Operation: Codable {
             self = .discover(
                 object: try c.decode(PathExpression.self, forKey: .object),
                 nextLevel: try c.decodeIfPresent(Bool.self, forKey: .nextLevel) ?? false)
+        case "getAttributes":
+            self = .getAttributes(paths: try c.decode([PathExpression].self, forKey: .paths))
+        case "setAttributes":
+            self = .setAttributes(try c.decode([AttributeSetting].self, forKey: .settings))
+        case "scheduleDownload":
+            self = .scheduleDownload(try c.decode(FileTransfer.self, forKey: .transfer), windows: try c.decode([TransferWindow].self, forKey: .windows))
+        case "cancelTransfer":
+            self = .cancelTransfer(commandKey: try c.decode(String.self, forKey: .commandKey))
+        case "changeDUState":
+            self = .changeDUState(try c.decode([DeploymentUnitOperation].self, forKey: .operations))
+        case "supportedMethods":
+            self = .supportedMethods
         default:
             throw DecodingError.dataCorruptedError(
                 forKey: .op, in: c,
-                debugDescription: "unknown operation \"\(op)\" (get, set, add, delete, operate, reboot, factoryReset, download, upload, scheduleInform, discover)")
+                debugDescription: "unknown operation \"\(op)\" (\(Operation.allNames.joined(separator: ", ")))")
         }
     }
 
@@ -83,6 +95,19 @@ extension Operation: Codable {
         case .discover(let object, let nextLevel):
             try c.encode(object, forKey: .object)
             try c.encode(nextLevel, forKey: .nextLevel)
+        case .getAttributes(let paths):
+            try c.encode(paths, forKey: .paths)
+        case .setAttributes(let settings):
+            try c.encode(settings, forKey: .settings)
+        case .scheduleDownload(let transfer, let windows):
+            try c.encode(transfer, forKey: .transfer)
+            try c.encode(windows, forKey: .windows)
+        case .cancelTransfer(let key):
+            try c.encode(key, forKey: .commandKey)
+        case .changeDUState(let operations):
+            try c.encode(operations, forKey: .operations)
+        case .supportedMethods:
+            break
         }
     }
 }

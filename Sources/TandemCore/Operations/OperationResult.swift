@@ -44,14 +44,21 @@ public struct PathResult: Hashable, Sendable, Codable {
     public var outcome: Outcome
     /// Writability when the device told us (CWMP GetParameterNames, USP GetSupportedDM).
     public var writable: Bool?
+    /// The notification attribute when the device told us (CWMP GetParameterAttributes): 0 off,
+    /// 1 passive, 2 active (3-6 the lightweight variants of CWMP 1.4).
+    public var notification: Int?
+    /// Who besides the ACS may write the parameter (CWMP AccessList; `Subscriber`).
+    public var accessList: [String]?
 
-    public init(path: String, outcome: Outcome, writable: Bool? = nil) {
+    public init(path: String, outcome: Outcome, writable: Bool? = nil, notification: Int? = nil, accessList: [String]? = nil) {
         self.path = path
         self.outcome = outcome
         self.writable = writable
+        self.notification = notification
+        self.accessList = accessList
     }
 
-    private enum CodingKeys: String, CodingKey { case path, type, value, fault, writable }
+    private enum CodingKeys: String, CodingKey { case path, type, value, fault, writable, notification, accessList }
 
     /// `{"path": "...", "type": "string", "value": "x"}` or `{"path": "...", "fault": {...}}` or
     /// `{"path": "..."}` for done.
@@ -59,6 +66,8 @@ public struct PathResult: Hashable, Sendable, Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         path = try c.decode(String.self, forKey: .path)
         writable = try c.decodeIfPresent(Bool.self, forKey: .writable)
+        notification = try c.decodeIfPresent(Int.self, forKey: .notification)
+        accessList = try c.decodeIfPresent([String].self, forKey: .accessList)
         if let fault = try c.decodeIfPresent(Fault.self, forKey: .fault) {
             outcome = .fault(fault)
         } else if let text = try c.decodeIfPresent(String.self, forKey: .value) {
@@ -82,5 +91,7 @@ public struct PathResult: Hashable, Sendable, Codable {
             break
         }
         try c.encodeIfPresent(writable, forKey: .writable)
+        try c.encodeIfPresent(notification, forKey: .notification)
+        try c.encodeIfPresent(accessList, forKey: .accessList)
     }
 }
