@@ -21,24 +21,24 @@ extension BenchRun {
         progress("\(name): floor \(Int(floorRate)) sessions/s over \(connections) connections")
 
         return try await withServer(name) { server in
-        let load = CWMPLoad(host: "127.0.0.1", port: server.cwmpPort)
-        // Warm-up: every device registers (its first Inform creates its row).
-        let warm = try await load.runSessions(connections: connections, duration: .seconds(2), serialBase: 0)
-        try check(warm, name)
-        let cpuBefore = server.cpuSeconds()
-        let tally = try await load.runSessions(connections: connections, duration: duration, serialBase: 0)
-        let cpu = server.cpuSeconds() - cpuBefore
-        let peak = server.peakRSSKiB
-        try check(tally, name)
-        let rate = Double(tally.sessions) / duration.seconds
-        return [
-            Measurement(name, "sessions/s", rate, "1/s", floor: floorRate),
-            Measurement(name, "p50 session latency", tally.latencies.percentile(50), "ms", floor: floorTally.latencies.percentile(50)),
-            Measurement(name, "p99 session latency", tally.latencies.percentile(99), "ms", floor: floorTally.latencies.percentile(99)),
-            Measurement(name, "server CPU per 1000 sessions", tally.sessions > 0 ? cpu / Double(tally.sessions) * 1000 : 0, "s"),
-            Measurement(name, "server peak RSS", peak / 1024, "MiB"),
-            Measurement(name, "concurrent CPEs", Double(connections), "connections"),
-        ]
+            let load = CWMPLoad(host: "127.0.0.1", port: server.cwmpPort)
+            // Warm-up: every device registers (its first Inform creates its row).
+            let warm = try await load.runSessions(connections: connections, duration: .seconds(2), serialBase: 0)
+            try check(warm, name)
+            let cpuBefore = server.cpuSeconds()
+            let tally = try await load.runSessions(connections: connections, duration: duration, serialBase: 0)
+            let cpu = server.cpuSeconds() - cpuBefore
+            let peak = server.peakRSSKiB
+            try check(tally, name)
+            let rate = Double(tally.sessions) / duration.seconds
+            return [
+                Measurement(name, "sessions/s", rate, "1/s", floor: floorRate),
+                Measurement(name, "p50 session latency", tally.latencies.percentile(50), "ms", floor: floorTally.latencies.percentile(50)),
+                Measurement(name, "p99 session latency", tally.latencies.percentile(99), "ms", floor: floorTally.latencies.percentile(99)),
+                Measurement(name, "server CPU per 1000 sessions", tally.sessions > 0 ? cpu / Double(tally.sessions) * 1000 : 0, "s"),
+                Measurement(name, "server peak RSS", peak / 1024, "MiB"),
+                Measurement(name, "concurrent CPEs", Double(connections), "connections"),
+            ]
         }
     }
 
@@ -48,21 +48,21 @@ extension BenchRun {
         let name = "cwmp-storm"
         let devices = quick ? 2_000 : 20_000
         return try await withServer(name) { server in
-        let load = CWMPLoad(host: "127.0.0.1", port: server.cwmpPort)
-        let started = ContinuousClock.now
-        let tally = try await load.runStorm(devices: devices, serialBase: 0)
-        let drain = (ContinuousClock.now - started).seconds
-        let registered = try await withAPI(server) { try await $0.deviceCount() }
-        let peak = server.peakRSSKiB
-        if tally.errors > 0 { progress("\(name): \(tally.errors) errors, first: \(tally.firstErrors.joined(separator: "; "))") }
-        return [
-            Measurement(name, "devices booting at once", Double(devices), "devices"),
-            Measurement(name, "time to drain", drain, "s"),
-            Measurement(name, "registered", Double(registered), "devices"),
-            Measurement(name, "503 Retry-After answers", Double(tally.retryAfter503), "responses"),
-            Measurement(name, "other errors", Double(tally.errors + max(0, devices - registered)), "errors"),
-            Measurement(name, "server peak RSS", peak / 1024, "MiB"),
-        ]
+            let load = CWMPLoad(host: "127.0.0.1", port: server.cwmpPort)
+            let started = ContinuousClock.now
+            let tally = try await load.runStorm(devices: devices, serialBase: 0)
+            let drain = (ContinuousClock.now - started).seconds
+            let registered = try await withAPI(server) { try await $0.deviceCount() }
+            let peak = server.peakRSSKiB
+            if tally.errors > 0 { progress("\(name): \(tally.errors) errors, first: \(tally.firstErrors.joined(separator: "; "))") }
+            return [
+                Measurement(name, "devices booting at once", Double(devices), "devices"),
+                Measurement(name, "time to drain", drain, "s"),
+                Measurement(name, "registered", Double(registered), "devices"),
+                Measurement(name, "503 Retry-After answers", Double(tally.retryAfter503), "responses"),
+                Measurement(name, "other errors", Double(tally.errors + max(0, devices - registered)), "errors"),
+                Measurement(name, "server peak RSS", peak / 1024, "MiB"),
+            ]
         }
     }
 
