@@ -61,8 +61,8 @@ final class ServerProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: tandem)
         process.arguments = ["serve", "--config", configPath]
-        FileManager.default.createFile(atPath: directory + "/stdout.log", contents: nil)
-        FileManager.default.createFile(atPath: directory + "/stderr.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/stdout.log", contents: nil)
+        _ = FileManager.default.createFile(atPath: directory + "/stderr.log", contents: nil)
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/stdout.log"))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: directory + "/stderr.log"))
         try process.run()
