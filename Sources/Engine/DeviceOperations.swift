@@ -86,10 +86,14 @@ public struct DeviceOperations: Sendable {
     public func wait(forTask id: Int64, timeout: Duration, pollInterval: Duration = .milliseconds(50)) async throws -> DeviceTask {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
+        // Online devices answer in milliseconds: poll soon, then back off to `pollInterval`, so that
+        // a quick answer is not held back by a whole interval (benchmarks: op-latency).
+        var interval = min(Duration.milliseconds(1), pollInterval)
         while true {
             guard let task = try await registry.task(id: id) else { throw RegistryError.taskNotFound(id) }
             if task.state.isFinal || clock.now >= deadline { return task }
-            try await Task.sleep(for: pollInterval)
+            try await Task.sleep(for: interval)
+            interval = min(interval * 2, pollInterval)
         }
     }
 }

@@ -44,6 +44,28 @@ import Testing
         #expect(try await registry.store.events(deviceID: device.id, limit: 1).first?.kind == "bootstrap")
     }
 
+    @Test func batchedInformsWriteWhatSingleInformsWrite() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let other = try CWMPDeviceID(manufacturer: "Acme", oui: "00D09E", productClass: "IGD", serialNumber: "S2")
+        _ = try await registry.store.recordInform(
+            InformRecord(identity: identity, details: DeviceDetails(), eventCodes: ["2 PERIODIC"],
+                         parameters: [parameter("Device.WiFi.SSID.1.SSID", .string("old"))]), at: t0)
+        try await registry.store.recordInforms([
+            InformRecord(identity: identity, details: DeviceDetails(softwareVersion: "2.0"), eventCodes: ["0 BOOTSTRAP", "1 BOOT"],
+                         parameters: [parameter("Device.DeviceInfo.SoftwareVersion", .string("2.0"))]),
+            InformRecord(identity: other, details: DeviceDetails(softwareVersion: "1.0"), eventCodes: ["1 BOOT"],
+                         parameters: [parameter("Device.DeviceInfo.SoftwareVersion", .string("1.0"))]),
+        ], at: t0)
+        let first = try #require(try await registry.store.device(.cwmp(identity)))
+        let second = try #require(try await registry.store.device(.cwmp(other)))
+        // BOOTSTRAP in a batch forgets the old data model, as a single Inform does.
+        #expect(try await registry.store.parameters(deviceID: first.id, under: "").map(\.path) == ["Device.DeviceInfo.SoftwareVersion"])
+        #expect(try await registry.store.events(deviceID: first.id, limit: 1).first?.kind == "bootstrap")
+        #expect(try await registry.store.events(deviceID: second.id, limit: 1).first?.kind == "boot")
+        #expect(try await registry.store.countDevices(matching: DeviceFilter(softwareVersion: "2.0")) == 1)
+    }
+
     @Test func credentialsPerPurposeAndLookupByUsername() async throws {
         let registry = try TemporaryRegistry()
         defer { registry.remove() }

@@ -1,0 +1,89 @@
+import AsyncHTTPClient
+import Foundation
+
+extension BenchRun {
+    /// `cwmp-sessions`: full sessions back to back for a set time, against Tandem and against the
+    /// minimal HTTP responder (the floor), with the same client.
+    func cwmpSessions() async throws -> [Measurement] {
+        let name = "cwmp-sessions"
+        let connections = quick ? 64 : 256
+        let duration: Duration = quick ? .seconds(5) : .seconds(30)
+
+        let floorPort = try await freePort()
+        let floor = try startFloorResponder(port: floorPort)
+        defer { if floor.isRunning { floor.terminate() } }
+        try await waitForPort(floorPort, timeout: .seconds(30))
+        let floorLoad = CWMPLoad(host: "127.0.0.1", port: floorPort)
+        _ = try await floorLoad.runSessions(connections: connections, duration: .seconds(1), serialBase: 0)
+        let floorTally = try await floorLoad.runSessions(connections: connections, duration: duration, serialBase: 0)
+        if floor.isRunning { floor.terminate() }
+        let floorRate = Double(floorTally.sessions) / duration.seconds
+        progress("\(name): floor \(Int(floorRate)) sessions/s over \(connections) connections")
+
+        return try await withServer(name) { server in
+            let load = CWMPLoad(host: "127.0.0.1", port: server.cwmpPort)
+            // Warm-up: every device registers (its first Inform creates its row).
+            let warm = try await load.runSessions(connections: connections, duration: .seconds(2), serialBase: 0)
+            try check(warm, name)
+            let cpuBefore = server.cpuSeconds()
+            let tally = try await load.runSessions(connections: connections, duration: duration, serialBase: 0)
+            let cpu = server.cpuSeconds() - cpuBefore
+            let peak = server.peakRSSKiB
+            try check(tally, name)
+            let rate = Double(tally.sessions) / duration.seconds
+            return [
+                Measurement(name, "sessions/s", rate, "1/s", floor: floorRate),
+                Measurement(name, "p50 session latency", tally.latencies.percentile(50), "ms", floor: floorTally.latencies.percentile(50)),
+                Measurement(name, "p99 session latency", tally.latencies.percentile(99), "ms", floor: floorTally.latencies.percentile(99)),
+                Measurement(name, "server CPU per 1000 sessions", tally.sessions > 0 ? cpu / Double(tally.sessions) * 1000 : 0, "s"),
+                Measurement(name, "server peak RSS", peak / 1024, "MiB"),
+                Measurement(name, "concurrent CPEs", Double(connections), "connections"),
+            ]
+        }
+    }
+
+    /// `cwmp-storm`: every device boots at once; all must end up registered, with no error but
+    /// deliberate 503 Retry-After answers.
+    func cwmpStorm() async throws -> [Measurement] {
+        let name = "cwmp-storm"
+        let devices = quick ? 2_000 : 20_000
+        return try await withServer(name) { server in
+            let load = CWMPLoad(host: "127.0.0.1", port: server.cwmpPort)
+            let started = ContinuousClock.now
+            let tally = try await load.runStorm(devices: devices, serialBase: 0)
+            let drain = (ContinuousClock.now - started).seconds
+            let registered = try await withAPI(server) { try await $0.deviceCount() }
+            let peak = server.peakRSSKiB
+            if tally.errors > 0 { progress("\(name): \(tally.errors) errors, first: \(tally.firstErrors.joined(separator: "; "))") }
+            return [
+                Measurement(name, "devices booting at once", Double(devices), "devices"),
+                Measurement(name, "time to drain", drain, "s"),
+                Measurement(name, "registered", Double(registered), "devices"),
+                Measurement(name, "503 Retry-After answers", Double(tally.retryAfter503), "responses"),
+                Measurement(name, "other errors", Double(tally.errors + max(0, devices - registered)), "errors"),
+                Measurement(name, "server peak RSS", peak / 1024, "MiB"),
+            ]
+        }
+    }
+
+    private func check(_ tally: CWMPLoadTally, _ name: String) throws {
+        guard tally.errors == 0 else {
+            throw BenchError("\(name): \(tally.errors) sessions failed: \(tally.firstErrors.joined(separator: "; "))")
+        }
+        guard tally.sessions > 0 else { throw BenchError("\(name): no session completed") }
+    }
+
+    /// `tandem-bench floor-http` in its own process, as the server would be.
+    private func startFloorResponder(port: Int) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        process.arguments = ["floor-http", "--port", String(port)]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import Registry
+import TandemCore
+
+extension BenchRun {
+    /// `registry-scale`: N devices with 30 parameters each written into the SQLite registry through
+    /// the registry's own write path (batched transactions, then single Informs as the ACS makes
+    /// them); the size, a policy selection, and the first page of `tandem devices --filter`.
+    func registryScale() async throws -> [Measurement] {
+        let name = "registry-scale"
+        let devices = registryDevices
+        let directory = workDir + "/" + name
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/" + SQLiteRegistryStore.fileName
+        let batch = 2_000
+        let now = Date()
+
+        var loadSeconds = 0.0
+        var informRate = 0.0
+        do {
+            let store = try SQLiteRegistryStore(path: path)
+            let started = ContinuousClock.now
+            var written = 0
+            while written < devices {
+                let count = min(batch, devices - written)
+                let records = try (written..<(written + count)).map { try Self.informRecord(index: $0, at: now, events: ["0 BOOTSTRAP", "1 BOOT"]) }
+                try await store.recordInforms(records, at: now)
+                written += count
+                if written % 100_000 == 0 { progress("\(name): \(written) devices written") }
+            }
+            loadSeconds = (ContinuousClock.now - started).seconds
+
+            // Periodic Informs as the ACS records them: one transaction each, several at a time.
+            let updates = quick ? 2_000 : 10_000
+            let informStart = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let workers = 8
+                for worker in 0..<workers {
+                    group.addTask {
+                        var index = worker
+                        while index < updates {
+                            let device = (index * 7_919) % devices
+                            _ = try await store.recordInform(try Self.informRecord(index: device, at: Date(), events: ["2 PERIODIC"]), at: Date())
+                            index += workers
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            informRate = Double(updates) / (ContinuousClock.now - informStart).seconds
+        }
+
+        // A fresh connection reads, as a policy evaluation would (the CLI below is its own process).
+        let selection = try await timed {
+            let store = try SQLiteRegistryStore(path: path)
+            let count = try await store.countDevices(matching: DeviceFilter(productClass: "BenchGateway", softwareVersion: "2.0.0"))
+            guard count == (devices + 9) / 10 else { throw BenchError("selection counted \(count) devices, expected \((devices + 9) / 10)") }
+        }
+        let listing = try await timed {
+            _ = try runTool(tandem, ["devices", "--data-dir", directory, "--filter", "softwareVersion=2.0.0", "--limit", "100"])
+        }
+        let size = ["", "-wal", "-shm"].reduce(0.0) { total, suffix in
+            total + Double((try? FileManager.default.attributesOfItem(atPath: path + suffix)[.size] as? Int) ?? 0)
+        }
+        return [
+            Measurement(name, "devices (30 parameters each)", Double(devices), "devices"),
+            Measurement(name, "database size", size / 1_048_576, "MiB"),
+            Measurement(name, "batched write rate", Double(devices) / loadSeconds, "devices/s"),
+            Measurement(name, "policy selection (count)", selection * 1000, "ms"),
+            Measurement(name, "tandem devices --filter page", listing * 1000, "ms"),
+            Measurement(name, "Inform update rate", informRate, "1/s"),
+        ]
+    }
+
+    /// Device `index`: one in ten runs software 2.0.0 (what the selection looks for).
+    static func informRecord(index: Int, at date: Date, events: [String]) throws -> InformRecord {
+        let serial = String(format: "REG%09d", index)
+        let identity = try CWMPDeviceID(manufacturer: "Tandem Bench", oui: "ACDE48", productClass: "BenchGateway", serialNumber: serial)
+        let version = index % 10 == 0 ? "2.0.0" : "1.0.0"
+        var parameters = [
+            StoredParameter(path: "Device.DeviceInfo.SoftwareVersion", value: .string(version), updatedAt: date),
+            StoredParameter(path: "Device.DeviceInfo.SerialNumber", value: .string(serial), updatedAt: date),
+            StoredParameter(path: "Device.ManagementServer.ConnectionRequestURL", value: .string("http://10.\(index >> 16 & 255).\(index >> 8 & 255).\(index & 255):7547/cr"), updatedAt: date),
+        ]
+        for n in 1...27 {
+            parameters.append(StoredParameter(path: "Device.Bench.Object.\(n).Value", value: .string("value-\(n)-\(index % 97)"), updatedAt: date))
+        }
+        let details = DeviceDetails(manufacturer: "Tandem Bench", modelName: "TBG-1", softwareVersion: version, hardwareVersion: "HW1.0", dataModelRoot: "Device")
+        return InformRecord(identity: identity, details: details, eventCodes: events, parameters: parameters, remoteAddress: "192.0.2.1")
+    }
+}
+
+/// Seconds `body` took.
+func timed(_ body: () async throws -> Void) async throws -> Double {
+    let started = ContinuousClock.now
+    try await body()
+    return (ContinuousClock.now - started).seconds
+}
