@@ -39,7 +39,7 @@ public struct DeviceOperations: Sendable {
         var outcome: ConnectionRequestOutcome?
         switch device.activeProtocol {
         case .cwmp?:
-            if !(await cwmpSessions.hasSession(deviceID: device.id)) { outcome = await wake(device) }
+            if !(await cwmpSessions.acceptsQueuedWork(deviceID: device.id)) { outcome = await wake(device) }
         case .usp?:
             // An online agent gets the message at once; an offline one keeps the task queued for its
             // next connection.
@@ -58,7 +58,7 @@ public struct DeviceOperations: Sendable {
             await usp?.wake(deviceID: device.id)
             return nil
         case .cwmp?:
-            return await cwmpSessions.hasSession(deviceID: device.id) ? nil : await wake(device)
+            return await cwmpSessions.acceptsQueuedWork(deviceID: device.id) ? nil : await wake(device)
         case nil:
             return nil
         }

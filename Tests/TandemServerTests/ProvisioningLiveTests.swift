@@ -84,7 +84,8 @@ import USPAgentSimulator
 
             let report = try await server.provisioning.apply(text: Self.policy, fileName: "fleet.yaml", actor: "test")
             #expect(report.policies == 2)
-            #expect(report.devicesQueued == 4)
+            // Devices in contact at that moment may have queued their work themselves (connect trigger).
+            #expect((1...4).contains(report.devicesQueued))
 
             // Every device converges, whatever its protocol or data model.
             let cpes = [tr181.configuration.serialNumber(at: 0), tr181.configuration.serialNumber(at: 1)].compactMap { tr181.device(serialNumber: $0) }

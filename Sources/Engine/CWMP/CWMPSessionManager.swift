@@ -77,6 +77,8 @@ public actor CWMPSessionManager {
         var dataModelRoot = "Device"
         /// The protocol the device is managed over: when USP, only work pinned to CWMP runs here.
         var activeProtocol: ManagementProtocol?
+        /// The session found no more work and is about to end: new work needs a Connection Request.
+        var closing = false
         var lastSeen: ContinuousClock.Instant
         /// Tasks with requests in this session, and what their steps taught so far.
         var progress: [Int64: TaskProgress] = [:]
@@ -128,6 +130,19 @@ public actor CWMPSessionManager {
 
     /// Whether the device has a session open now (its tasks run without a connection request).
     public func hasSession(deviceID: Int64) -> Bool { sessionByDevice[deviceID] != nil }
+
+    /// Devices with work queued while their session was looking for more.
+    private var queuedWork: Set<Int64> = []
+
+    /// Called after work is queued for the device: true when its open session will pick the work
+    /// up; false when there is no session, or it is ending, and the device needs a Connection
+    /// Request. (Without this, work queued while a session was deciding to end waited for the next
+    /// contact.)
+    public func acceptsQueuedWork(deviceID: Int64) -> Bool {
+        guard let id = sessionByDevice[deviceID], let session = sessions[id], !session.closing, !session.machine.isEnded else { return false }
+        queuedWork.insert(deviceID)
+        return true
+    }
 
     // MARK: HTTP
 
@@ -328,8 +343,10 @@ public actor CWMPSessionManager {
 
     private func enqueueNextTask(session id: String) async {
         guard let deviceID = sessions[id]?.deviceID else { return }
+        sessions[id]?.closing = false
         var observerRounds = 0
         while true {
+            queuedWork.remove(deviceID)
             let task: DeviceTask?
             do {
                 task = try await registry.claimNextTask(
@@ -342,10 +359,16 @@ public actor CWMPSessionManager {
                 // Nothing queued: policies and migrations may want the open session (no extra
                 // Connection Request); the observer bounds its own rounds, this bounds the loop.
                 observerRounds += 1
-                guard observerRounds <= 16, let observer = observers.current,
-                    await observer.deviceIdle(deviceID: deviceID, over: .cwmp), sessions[id] != nil
-                else { return }
-                continue
+                if observerRounds <= 16, let observer = observers.current, await observer.deviceIdle(deviceID: deviceID, over: .cwmp),
+                    sessions[id] != nil
+                {
+                    continue
+                }
+                // Work queued meanwhile (acceptsQueuedWork) is claimed now; no await follows the
+                // check, so nothing can slip in between it and the session's end.
+                if queuedWork.remove(deviceID) != nil, sessions[id] != nil { continue }
+                sessions[id]?.closing = true
+                return
             }
             do {
                 var operation = task.operation

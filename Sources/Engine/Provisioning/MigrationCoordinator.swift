@@ -388,7 +388,7 @@ public actor MigrationCoordinator {
         case .usp?:
             await operations.usp?.wake(deviceID: device.id)
         default:
-            if !(await operations.cwmpSessions.hasSession(deviceID: device.id)) { _ = await operations.wake(device) }
+            if !(await operations.cwmpSessions.acceptsQueuedWork(deviceID: device.id)) { _ = await operations.wake(device) }
         }
     }
 

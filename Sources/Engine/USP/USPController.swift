@@ -48,6 +48,7 @@ public actor USPController: Service {
     private var agents: [String: Agent] = [:]
     private var agentByDevice: [Int64: String] = [:]
     private var running: Set<String> = []
+    private var wokenWhileRunning: Set<String> = []
     private var onboarding: Set<String> = []
     private var messageCounter: UInt64 = 0
     private let messagePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
@@ -449,20 +450,26 @@ public actor USPController: Service {
     /// managed over USP: a dual-stack device still managed over CWMP runs its tasks in CWMP sessions.
     /// Work pinned to USP (a migration's verification) runs whatever the device is managed over.
     private func runTasks(_ key: String) async {
-        guard !running.contains(key), let deviceID = agents[key]?.deviceID else { return }
+        guard let deviceID = agents[key]?.deviceID else { return }
+        // A wake while the runner works is remembered: the runner looks again before it stops.
+        guard !running.contains(key) else {
+            wokenWhileRunning.insert(key)
+            return
+        }
         running.insert(key)
         defer { running.remove(key) }
         var observerRounds = 0
         while agents[key]?.online == true {
+            wokenWhileRunning.remove(key)
             let managedHere = (try? await registry.device(.registryID(deviceID)))??.activeProtocol == .usp
             let claimed = try? await registry.claimNextTask(deviceID: deviceID, at: Date(), over: .usp, includeUnpinned: managedHere)
             guard let task = claimed ?? nil else {
                 // Nothing queued: policies and migrations may have work for the connected agent.
                 observerRounds += 1
-                guard observerRounds <= 16, let observer = observers.current, await observer.deviceIdle(deviceID: deviceID, over: .usp) else {
-                    return
-                }
-                continue
+                if observerRounds <= 16, let observer = observers.current, await observer.deviceIdle(deviceID: deviceID, over: .usp) { continue }
+                // No await between this check and the end of the runner.
+                if wokenWhileRunning.remove(key) != nil { continue }
+                return
             }
             await execute(task, agent: key)
         }
