@@ -127,10 +127,12 @@ import USPAgentSimulator
             })
 
             // The registry reports every policy converged on every device it selects.
-            #expect(try await USPControllerLiveTests.eventually(.seconds(30)) {
+            let converged = try await USPControllerLiveTests.eventually(.seconds(30)) {
                 let counts = try await server.registry.policyStatusCounts()
                 return counts["basics"] == [.converged: 4] && counts["guest-wifi"] == [.converged: 2]
-            })
+            }
+            let counts = try await server.registry.policyStatusCounts()
+            #expect(converged, "\(counts)")
 
             // A converged device's next contact costs no request: Inform, empty POST, 204.
             let before = try await server.registry.tasks(deviceID: wifiCPE.id, states: []).count

@@ -33,6 +33,9 @@ public actor ProvisioningEngine: DeviceContactObserver {
     public private(set) var document = PolicyDocument()
     public private(set) var documentID: Int64?
     private var contacts: [Int64: Contact] = [:]
+    /// Devices whose round runs: rounds of one device never interleave (a stale plan saved after a
+    /// newer one would undo its statuses).
+    private var inRound: Set<Int64> = []
 
     static let actorPrefix = "policy:"
 
@@ -137,6 +140,8 @@ public actor ProvisioningEngine: DeviceContactObserver {
     /// One round for one device: plans against the registry, queues the operations, records each
     /// policy's state. Returns the number of tasks queued.
     func round(device: Device, triggers: Set<PolicyTrigger>, now: Date) async throws -> Int {
+        while !inRound.insert(device.id).inserted { try await Task.sleep(for: .milliseconds(2)) }
+        defer { inRound.remove(device.id) }
         let facts = DeviceFacts(device: device, parameters: try await registry.parameters(deviceID: device.id, under: ""))
         let selected = document.policies.filter { !$0.triggers.isDisjoint(with: triggers) && $0.selector.matches(facts) }
         guard !selected.isEmpty else { return 0 }
