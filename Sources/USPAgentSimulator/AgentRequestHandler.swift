@@ -2,21 +2,26 @@ import Foundation
 import TandemCore
 import USP
 
-/// Answers controller requests against an `AgentDataModel`, the way a TR-369 agent does.
-struct AgentRequestHandler {
-    /// Something the agent does after answering.
-    enum FollowUp: Sendable, Equatable {
-        /// `Device.Reboot()` / `Device.FactoryReset()`: go away and come back with Boot!.
-        case reboot(commandKey: String, cause: String)
-        /// An asynchronous command finishes: Notify OperationComplete.
-        case complete(command: String, commandKey: String, output: [String: String])
-        /// Parameters changed (for ValueChange subscriptions).
-        case changed([String])
-    }
+/// Something an agent does after answering a request.
+public enum AgentFollowUp: Sendable, Equatable {
+    /// `Device.Reboot()` / `Device.FactoryReset()`: go away and come back with Boot!.
+    case reboot(commandKey: String, cause: String)
+    /// An asynchronous command finishes: Notify OperationComplete.
+    case complete(command: String, commandKey: String, output: [String: String])
+    /// Parameters changed (for ValueChange subscriptions).
+    case changed([String])
+}
 
-    var model: AgentDataModel
+/// Answers controller requests against a `USPAgentModel`, the way a TR-369 agent does.
+public struct AgentRequestHandler {
+    typealias FollowUp = AgentFollowUp
 
-    mutating func handle(_ request: USPMessage.Request) -> (USPMessage.Body, [FollowUp]) {
+    public var model: any USPAgentModel
+
+    public init(model: any USPAgentModel) { self.model = model }
+
+    /// The answer to one request and what the agent does afterwards.
+    public mutating func handle(_ request: USPMessage.Request) -> (USPMessage.Body, [AgentFollowUp]) {
         switch request {
         case .get(let get):
             let results = get.paramPaths.map { path -> USPGetResponse.RequestedPathResult in
