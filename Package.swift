@@ -131,7 +131,7 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "TandemCore", "CWMP", "USP", "MTP", "MTPMQTT", "HTTPAuthentication",
+                "TandemCore", "CWMP", "USP", "MTP", "MTPMQTT", "HTTPAuthentication", "USPAgentSimulator",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -223,7 +223,9 @@ let package = Package(
         .testTarget(
             name: "SimulatorTests",
             dependencies: [
-                "Simulator", "CWMP", "TandemCore", "HTTPAuthentication",
+                "Simulator", "CWMP", "TandemCore", "HTTPAuthentication", "USPAgentSimulator", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -150,9 +150,10 @@ extension SimulatedCPE {
         }
     }
 
-    /// Side effects of ACS writes: periodic Inform rescheduled, bootstrap after an ACS URL change,
-    /// and the `onWrite` hook.
-    private func applied(_ writes: [DataModelWrite]) {
+    /// Side effects of writes by the ACS (or, on a dual-stack device, by the USP Controller):
+    /// periodic Inform rescheduled, bootstrap after an ACS URL change, CWMP switched off or on, the
+    /// USP agent started, stopped or asked to on-board, and the `onWrite` hook.
+    func applied(_ writes: [DataModelWrite]) {
         var periodicChanged = false
         for write in writes {
             guard case .parameter(let path, let oldValue, let newValue) = write else { continue }
@@ -161,12 +162,19 @@ extension SimulatedCPE {
                 periodicChanged = true
             case "ManagementServer.URL" where oldValue != newValue:
                 postSession.append(.bootstrap)
+            case "ManagementServer.EnableCWMP" where oldValue != newValue:
+                // TR-181 ManagementServer.EnableCWMP: false means no Informs and no connection
+                // requests; only a factory reset (or the LAN side, here USP) turns it back on.
+                periodicChanged = true
+                logger.notice(newValue == .boolean(false) ? "CWMP disabled" : "CWMP enabled")
             default:
                 break
             }
         }
         if periodicChanged { reschedulePeriodic() }
+        uspConfigurationWritten(writes)
         configuration.onWrite?(WriteNotice(deviceID: deviceID, writes: writes, model: model))
+        wake.signal()
     }
 
     private func checkCommandKey(_ commandKey: String) throws(CWMPFault) {

@@ -101,5 +101,9 @@ extension SimulatedCPE {
         public var queuedTransfers: Int
         /// TransferComplete / DUStateChangeComplete requests waiting to be delivered.
         public var undeliveredRequests: Int
+        /// `ManagementServer.EnableCWMP`: false means no Informs and no connection requests.
+        public var cwmpEnabled: Bool
+        /// The dual-stack device's USP agent (`.off` for a CWMP-only device).
+        public var uspAgentState: USPAgentState
     }
 }

@@ -57,12 +57,18 @@ public actor SimulatedCPE {
         /// The hook a USP agent will hang on (`Device.USPAgent.`, `Device.MQTT.Client.`): it runs
         /// inside the device, so it must return quickly (hand the notice to a task of your own).
         public var onWrite: (@Sendable (WriteNotice) -> Void)?
+        /// A dual-stack device: its USP agent starts once the ACS has written a complete USP
+        /// on-boarding configuration (`Device.USPAgent.`, `Device.MQTT.Client.` or
+        /// `Device.STOMP.Connection.`), answers over USP against this same data model, and
+        /// `EnableCWMP` false switches CWMP off. Nil: CWMP only.
+        public var dualStack: DualStackOptions?
 
         public init(
             profile: DeviceProfile, namespace: CWMPNamespace = .v1_0, supportedCWMPVersions: [String]? = nil,
             retryMinimumWait: Duration? = nil, retryMaximumWait: Duration = .seconds(3600), rebootDuration: Duration = .seconds(2),
             httpTimeout: Duration = .seconds(30), transferTimeout: Duration = .seconds(120), allowInsecureTLS: Bool = false,
-            historyLimit: Int = 64, encoderOptions: CWMPEncoder.Options = .init(), onWrite: (@Sendable (WriteNotice) -> Void)? = nil
+            historyLimit: Int = 64, encoderOptions: CWMPEncoder.Options = .init(), onWrite: (@Sendable (WriteNotice) -> Void)? = nil,
+            dualStack: DualStackOptions? = nil
         ) {
             self.profile = profile
             self.namespace = namespace
@@ -76,6 +82,7 @@ public actor SimulatedCPE {
             self.historyLimit = historyLimit
             self.encoderOptions = encoderOptions
             self.onWrite = onWrite
+            self.dualStack = dualStack
         }
     }
 
@@ -173,6 +180,14 @@ public actor SimulatedCPE {
     var nextTransferID = 1
     var nextMessageID = 1
     var lastFailure: String?
+    /// A factory reset asked for on the device itself (`factoryReset()`).
+    var localResetRequested = false
+    /// Dual-stack: where the USP agent connects (nil: off), its state and bookkeeping.
+    var uspTarget: USPAgentTarget?
+    var uspState: USPAgentState = .off
+    var usp = USPSideState()
+    /// Wakes the USP agent's supervisor after a configuration change or an on-boarding request.
+    nonisolated let uspSignal = WakeSignal()
 
     /// - Throws: `IdentityError` when the profile's OUI or serial number is not a valid DeviceId.
     public init(configuration: Configuration, logger: Logger = Logger(label: "tandem-sim")) throws(IdentityError) {
@@ -204,7 +219,7 @@ public actor SimulatedCPE {
             connectionRequestURL: connectionRequestURL, connectionRequestsAccepted: connectionRequestsAccepted,
             connectionRequestsRefused: connectionRequestsRefused,
             lastACSMethods: history.last(where: \.isCompleted)?.acsMethods ?? [], lastFailure: lastFailure, queuedTransfers: transfers.count,
-            undeliveredRequests: undelivered.count)
+            undeliveredRequests: undelivered.count, cwmpEnabled: cwmpEnabled, uspAgentState: uspState)
     }
 
     /// The last sessions, oldest first (at most `Configuration.historyLimit`).
@@ -239,11 +254,16 @@ public actor SimulatedCPE {
 
     /// Waits until `condition` holds for the device's status and returns that status.
     public func waitUntil(timeout: Duration = .seconds(30), _ condition: @Sendable (Status) -> Bool) async throws -> Status {
+        try await poll(status, timeout: timeout, condition)
+    }
+
+    /// Reads `current` every 10 ms until `condition` holds for it; throws after `timeout`.
+    func poll<T>(_ current: () -> T, timeout: Duration, _ condition: (T) -> Bool) async throws -> T {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let current = status()
-            if condition(current) { return current }
-            guard ContinuousClock.now < deadline else { throw SimulatorError("\(serialNumber): condition not met within \(timeout); status \(current)") }
+            let value = current()
+            if condition(value) { return value }
+            guard ContinuousClock.now < deadline else { throw SimulatorError("\(serialNumber): condition not met within \(timeout); \(value)") }
             try await Task.sleep(for: .milliseconds(10))
         }
     }
@@ -267,6 +287,13 @@ public actor SimulatedCPE {
         if !changedParameters.contains(path) { changedParameters.append(path) }
         if parameter.notification == 2 { addEvents([CWMPEvent(code: .valueChange)]) }
         return true
+    }
+
+    /// A factory reset on the device itself (the reset button): the device reboots with its
+    /// factory data model, CWMP enabled again and no USP configuration.
+    public func factoryReset() {
+        localResetRequested = true
+        wake.signal()
     }
 
     /// Starts a session soon with these events (for example `2 PERIODIC` now, in a test).
@@ -340,14 +367,24 @@ public actor SimulatedCPE {
         guard phase == .stopped else { throw SimulatorError("\(serialNumber) is already running") }
         let client = makeHTTPClient()
         do {
-            try await mainLoop(client: client, gate: gate)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.mainLoop(client: client, gate: gate) }
+                if let options = configuration.dualStack {
+                    group.addTask { await self.superviseUSPAgent(options) }
+                }
+                // The main loop ends only by failing or by cancellation; either ends the agent too.
+                try await group.next()
+                group.cancelAll()
+            }
         } catch is CancellationError {
         } catch {
             phase = .stopped
+            reevaluateUSPTarget()
             try? await client.shutdown()
             throw error
         }
         phase = .stopped
+        reevaluateUSPTarget()
         try? await client.shutdown()
     }
 
@@ -383,6 +420,11 @@ public actor SimulatedCPE {
         powerOn(extraEvents: [])
         while true {
             try Task.checkCancellation()
+            if localResetRequested {
+                localResetRequested = false
+                try await restart(extraEvents: [], factoryReset: true)
+                continue
+            }
             let now = ContinuousClock.now
             collectDueEvents(now: now)
             if let transfer = transfers.first(where: { $0.state == 1 && $0.due <= now }) {
@@ -420,10 +462,12 @@ public actor SimulatedCPE {
         retryCount = 0
         phase = .idle
         reschedulePeriodic()
+        reevaluateUSPTarget()
     }
 
+    /// The next periodic Inform from now; none while CWMP is disabled.
     func reschedulePeriodic() {
-        guard model.value(root + "ManagementServer.PeriodicInformEnable") != .boolean(false),
+        guard cwmpEnabled, model.value(root + "ManagementServer.PeriodicInformEnable") != .boolean(false),
             case .unsignedInt(let interval) = model.value(root + "ManagementServer.PeriodicInformInterval"), interval > 0
         else {
             nextPeriodic = nil
@@ -450,11 +494,13 @@ public actor SimulatedCPE {
     }
 
     private func nextDeadline() -> ContinuousClock.Instant? {
-        var candidates: [ContinuousClock.Instant] = []
-        if let nextPeriodic { candidates.append(nextPeriodic) }
-        candidates += scheduledInforms.map(\.due)
-        candidates += transfers.filter { $0.state == 1 }.map(\.due)
-        if let retryNotBefore, !pendingEvents.isEmpty || !undelivered.isEmpty { candidates.append(retryNotBefore) }
+        var candidates: [ContinuousClock.Instant] = transfers.filter { $0.state == 1 }.map(\.due)
+        // With CWMP disabled nothing leads to a session: no Inform is due.
+        if cwmpEnabled {
+            if let nextPeriodic { candidates.append(nextPeriodic) }
+            candidates += scheduledInforms.map(\.due)
+            if let retryNotBefore, !pendingEvents.isEmpty || !undelivered.isEmpty { candidates.append(retryNotBefore) }
+        }
         return candidates.min()
     }
 
@@ -528,6 +574,7 @@ public actor SimulatedCPE {
     /// restores the factory data model and forgets the bootstrap, queued work and installed units.
     func restart(extraEvents: [CWMPEvent], factoryReset: Bool) async throws {
         phase = .rebooting
+        reevaluateUSPTarget()
         logger.debug(factoryReset ? "factory reset" : "rebooting")
         try await Task.sleep(for: configuration.rebootDuration)
         if factoryReset {
@@ -541,6 +588,9 @@ public actor SimulatedCPE {
             scheduledInforms = []
             changedParameters = []
             deploymentUnits = []
+            // The USP side forgets its subscriptions and any on-boarding not yet answered.
+            usp.extras = DeviceUSPView.factoryExtras
+            usp.onBoardPending = false
         }
         powerOn(extraEvents: extraEvents)
     }

@@ -37,6 +37,11 @@ public final class SimulatedFleet: Sendable {
         public var connectionRequest: ConnectionRequestServer.Configuration
         /// Settings of each device (its profile is set per device).
         public var device: DeviceOptions
+        /// Devices (spread evenly over the fleet) whose USP agent never comes up
+        /// (`DualStackOptions.AgentBehaviour.neverConnects`), when `device.dualStack` is set.
+        public var uspNeverConnecting: Int
+        /// Further devices whose USP agent connects but never answers a Get (`.ignoresGets`).
+        public var uspIgnoringGets: Int
 
         public init(
             count: Int = 1, serialPrefix: String = "SIM", firstIndex: Int = 1, serialDigits: Int = 6, manufacturer: String = "Tandem Simulated Devices",
@@ -45,7 +50,8 @@ public final class SimulatedFleet: Sendable {
             usernameTemplate: String = "{deviceId}", passwordTemplate: String = "sim-{serial}",
             connectionRequestUsernameTemplate: String = "{serial}", connectionRequestPasswordTemplate: String = "cr-{serial}",
             periodicInformEnable: Bool = true, periodicInformInterval: UInt32 = 86_400, concurrency: Int = 32,
-            connectionRequest: ConnectionRequestServer.Configuration = .init(), device: DeviceOptions = .init()
+            connectionRequest: ConnectionRequestServer.Configuration = .init(), device: DeviceOptions = .init(), uspNeverConnecting: Int = 0,
+            uspIgnoringGets: Int = 0
         ) {
             self.count = count
             self.serialPrefix = serialPrefix
@@ -68,6 +74,30 @@ public final class SimulatedFleet: Sendable {
             self.concurrency = concurrency
             self.connectionRequest = connectionRequest
             self.device = device
+            self.uspNeverConnecting = uspNeverConnecting
+            self.uspIgnoringGets = uspIgnoringGets
+        }
+
+        /// The USP agent behaviour of the `position`-th device (from 0); nil when the fleet is not
+        /// dual-stack. Faulty agents are spread evenly: the never-connecting ones first, then the
+        /// ones ignoring Gets among the rest.
+        public func uspAgentBehaviour(at position: Int) -> DualStackOptions.AgentBehaviour? {
+            guard let dualStack = device.dualStack, (0..<count).contains(position) else { return nil }
+            if Self.isPicked(position, of: count, picks: uspNeverConnecting) { return .neverConnects }
+            // Rank among the devices not picked above: `position` less the picks before it,
+            // floor(position · picks / count) (the sum of isPicked telescopes).
+            let picked = min(max(uspNeverConnecting, 0), count)
+            let rest = count - picked
+            let rank = position - position * picked / count
+            if Self.isPicked(rank, of: rest, picks: uspIgnoringGets) { return .ignoresGets }
+            return dualStack.agentBehaviour
+        }
+
+        /// Whether `position` is one of `picks` positions spread evenly over `0..<total`.
+        static func isPicked(_ position: Int, of total: Int, picks: Int) -> Bool {
+            let picks = min(max(picks, 0), total)
+            guard picks > 0 else { return false }
+            return (position + 1) * picks / total > position * picks / total
         }
 
         /// The serial number of the `position`-th device (from 0).
@@ -102,11 +132,14 @@ public final class SimulatedFleet: Sendable {
         public var transferTimeout: Duration
         public var allowInsecureTLS: Bool
         public var onWrite: (@Sendable (SimulatedCPE.WriteNotice) -> Void)?
+        /// Every device is dual-stack with these options (see `Configuration.uspNeverConnecting`).
+        public var dualStack: DualStackOptions?
 
         public init(
             namespace: CWMPNamespace = .v1_0, supportedCWMPVersions: [String]? = nil, retryMinimumWait: Duration? = nil,
             retryMaximumWait: Duration = .seconds(3600), rebootDuration: Duration = .seconds(2), httpTimeout: Duration = .seconds(30),
-            transferTimeout: Duration = .seconds(120), allowInsecureTLS: Bool = false, onWrite: (@Sendable (SimulatedCPE.WriteNotice) -> Void)? = nil
+            transferTimeout: Duration = .seconds(120), allowInsecureTLS: Bool = false, onWrite: (@Sendable (SimulatedCPE.WriteNotice) -> Void)? = nil,
+            dualStack: DualStackOptions? = nil
         ) {
             self.namespace = namespace
             self.supportedCWMPVersions = supportedCWMPVersions
@@ -117,13 +150,16 @@ public final class SimulatedFleet: Sendable {
             self.transferTimeout = transferTimeout
             self.allowInsecureTLS = allowInsecureTLS
             self.onWrite = onWrite
+            self.dualStack = dualStack
         }
 
-        func configuration(for profile: DeviceProfile) -> SimulatedCPE.Configuration {
-            SimulatedCPE.Configuration(
+        func configuration(for profile: DeviceProfile, agentBehaviour: DualStackOptions.AgentBehaviour?) -> SimulatedCPE.Configuration {
+            var dualStack = dualStack
+            if let agentBehaviour { dualStack?.agentBehaviour = agentBehaviour }
+            return SimulatedCPE.Configuration(
                 profile: profile, namespace: namespace, supportedCWMPVersions: supportedCWMPVersions, retryMinimumWait: retryMinimumWait,
                 retryMaximumWait: retryMaximumWait, rebootDuration: rebootDuration, httpTimeout: httpTimeout, transferTimeout: transferTimeout,
-                allowInsecureTLS: allowInsecureTLS, onWrite: onWrite)
+                allowInsecureTLS: allowInsecureTLS, onWrite: onWrite, dualStack: dualStack)
         }
     }
 
@@ -141,7 +177,8 @@ public final class SimulatedFleet: Sendable {
         var devices: [SimulatedCPE] = []
         for position in 0..<configuration.count {
             let profile = configuration.profile(at: position)
-            devices.append(try SimulatedCPE(configuration: configuration.device.configuration(for: profile), logger: logger))
+            let device = configuration.device.configuration(for: profile, agentBehaviour: configuration.uspAgentBehaviour(at: position))
+            devices.append(try SimulatedCPE(configuration: device, logger: logger))
         }
         self.devices = devices
         self.bySerial = Dictionary(devices.map { ($0.serialNumber, $0) }, uniquingKeysWith: { first, _ in first })
@@ -151,6 +188,13 @@ public final class SimulatedFleet: Sendable {
 
     /// The device with this serial number.
     public func device(serialNumber: String) -> SimulatedCPE? { bySerial[serialNumber] }
+
+    /// Every device's USP agent, in serial-number order.
+    public func uspAgentStatuses() async -> [USPAgentStatus] {
+        var out: [USPAgentStatus] = []
+        for device in devices { out.append(await device.uspAgentStatus()) }
+        return out
+    }
 
     /// Every device's status, in serial-number order.
     public func statuses() async -> [SimulatedCPE.Status] {

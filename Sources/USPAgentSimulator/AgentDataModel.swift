@@ -1,13 +1,56 @@
 import TandemCore
 import USP
 
+/// What `AgentRequestHandler` answers USP requests against: the USP view of a device's data model.
+/// `AgentDataModel` is the stand-alone agent's own tree; a dual-stack CPE supplies a view of the
+/// data model its CWMP side uses, so that both protocols read and write one device.
+public protocol USPAgentModel: Sendable {
+    /// Parameters under an object path or at a parameter path, sorted by path; `*` matches any instance.
+    func resolve(_ path: String) -> [(String, AgentDataModel.Entry)]
+    /// The object instances of a table (`Device.WiFi.SSID.` gives `Device.WiFi.SSID.1.` ...).
+    func instances(of table: String) -> [String]
+    /// The stored value of a parameter.
+    func value(_ path: String) -> String?
+    /// Checks a write without doing it: nil when allowed, else the USP error.
+    func checkSet(_ path: String, _ value: String) -> USPErrorCode?
+    /// A write `checkSet` allowed.
+    mutating func set(_ path: String, _ value: String)
+    /// Sets a value regardless of writability (the device itself changing it).
+    mutating func update(_ path: String, _ value: String, type: ValueType)
+    /// Creates an instance of `table`; returns its path (`Device.WiFi.SSID.3.`).
+    mutating func add(_ table: String, _ settings: [String: String]) throws(USPFailure) -> String
+    /// Deletes an instance; false when it does not exist.
+    mutating func delete(_ instance: String) -> Bool
+    /// The object instances a search or wildcard path (`Device.X.[Enable==true].`) selects.
+    func select(_ path: String) -> [String]
+}
+
+extension USPAgentModel {
+    public func select(_ path: String) -> [String] {
+        guard let expression = try? PathExpression(path) else { return [] }
+        let entries = Dictionary(resolve("Device."), uniquingKeysWith: { first, _ in first })
+        return (try? expression.expand(over: entries.keys, missingValues: .noMatch) { key in
+            entries[key].map { TypedValue.lenient($0.value, type: $0.type) }
+        }) ?? []
+    }
+
+    /// Sets a string value regardless of writability.
+    public mutating func update(_ path: String, _ value: String) { update(path, value, type: .string) }
+}
+
 /// The instantiated data model of a simulated USP agent: a TR-181 `Device.` tree of typed
 /// parameters, with tables whose instance numbers persist (R-ARC.8).
-public struct AgentDataModel: Sendable {
+public struct AgentDataModel: USPAgentModel {
     public struct Entry: Sendable, Equatable {
         public var value: String
         public var type: ValueType
         public var writable: Bool
+
+        public init(value: String, type: ValueType, writable: Bool) {
+            self.value = value
+            self.type = type
+            self.writable = writable
+        }
     }
 
     public private(set) var parameters: [String: Entry] = [:]
@@ -60,6 +103,12 @@ public struct AgentDataModel: Sendable {
         return model
     }
 
+    /// Declares an empty table (`Device.LocalAgent.Subscription.`) that `add` may fill.
+    public mutating func addTable(_ table: String) {
+        let base = table.hasSuffix(".") ? table : table + "."
+        if tables[base] == nil { tables[base] = 1 }
+    }
+
     private mutating func nextInstance(_ table: String) -> UInt32 {
         let next = tables[table] ?? 1
         tables[table] = next + 1
@@ -70,20 +119,29 @@ public struct AgentDataModel: Sendable {
 
     /// Parameters under an object path or at a parameter path; `*` matches any instance.
     public func resolve(_ path: String) -> [(String, Entry)] {
-        let isObject = path.hasSuffix(".")
-        let patternSegments = (isObject ? String(path.dropLast()) : path).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        return parameters.filter { key, _ in
-            let segments = key.split(separator: ".", omittingEmptySubsequences: false)
-            if isObject {
-                guard segments.count > patternSegments.count else { return false }
-            } else {
-                guard segments.count == patternSegments.count else { return false }
-            }
-            for (index, pattern) in patternSegments.enumerated() where pattern != "*" && pattern != String(segments[index]) {
+        let pattern = Self.PathPattern(path)
+        return parameters.filter { pattern.matches($0.key) }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// A Get path (object or parameter, `*` for any instance) matched against parameter paths.
+    public struct PathPattern: Sendable {
+        let isObject: Bool
+        let segments: [String]
+
+        public init(_ path: String) {
+            isObject = path.hasSuffix(".")
+            segments = (isObject ? String(path.dropLast()) : path).split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        }
+
+        /// True when the parameter at `path` is below the object (or is the parameter) the pattern names.
+        public func matches(_ path: String) -> Bool {
+            let candidate = path.split(separator: ".", omittingEmptySubsequences: false)
+            guard isObject ? candidate.count > segments.count : candidate.count == segments.count else { return false }
+            for (index, pattern) in segments.enumerated() where pattern != "*" && pattern != String(candidate[index]) {
                 return false
             }
             return true
-        }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        }
     }
 
     /// The object instances of a table (`Device.WiFi.SSID.` → `Device.WiFi.SSID.1.` ...).
@@ -123,7 +181,7 @@ public struct AgentDataModel: Sendable {
     }
 
     /// Sets a value regardless of writability (the device itself changing it).
-    public mutating func update(_ path: String, _ value: String, type: ValueType = .string) {
+    public mutating func update(_ path: String, _ value: String, type: ValueType) {
         if parameters[path] != nil { parameters[path]?.value = value } else { parameters[path] = Entry(value: value, type: type, writable: false) }
     }
 

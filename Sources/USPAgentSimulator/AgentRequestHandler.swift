@@ -2,24 +2,29 @@ import Foundation
 import TandemCore
 import USP
 
-/// Answers controller requests against an `AgentDataModel`, the way a TR-369 agent does.
-struct AgentRequestHandler {
-    /// Something the agent does after answering.
-    enum FollowUp: Sendable, Equatable {
-        /// `Device.Reboot()` / `Device.FactoryReset()`: go away and come back with Boot!.
-        case reboot(commandKey: String, cause: String)
-        /// An asynchronous command finishes: Notify OperationComplete.
-        case complete(command: String, commandKey: String, output: [String: String])
-        /// Parameters changed (for ValueChange subscriptions).
-        case changed([String])
-        /// `VendorConfigFile.{i}.Backup()` / `VendorLogFile.{i}.Upload()`: PUT `body` to `url`, then
-        /// Notify OperationComplete (success or failure).
-        case upload(command: String, commandKey: String, url: String, username: String?, password: String?, body: [UInt8])
-    }
+/// Something an agent does after answering a request.
+public enum AgentFollowUp: Sendable, Equatable {
+    /// `Device.Reboot()` / `Device.FactoryReset()`: go away and come back with Boot!.
+    case reboot(commandKey: String, cause: String)
+    /// An asynchronous command finishes: Notify OperationComplete.
+    case complete(command: String, commandKey: String, output: [String: String])
+    /// Parameters changed (for ValueChange subscriptions).
+    case changed([String])
+    /// `VendorConfigFile.{i}.Backup()` / `VendorLogFile.{i}.Upload()`: PUT `body` to `url`, then
+    /// Notify OperationComplete (success or failure).
+    case upload(command: String, commandKey: String, url: String, username: String?, password: String?, body: [UInt8])
+}
 
-    var model: AgentDataModel
+/// Answers controller requests against a `USPAgentModel`, the way a TR-369 agent does.
+public struct AgentRequestHandler {
+    typealias FollowUp = AgentFollowUp
 
-    mutating func handle(_ request: USPMessage.Request) -> (USPMessage.Body, [FollowUp]) {
+    public var model: any USPAgentModel
+
+    public init(model: any USPAgentModel) { self.model = model }
+
+    /// The answer to one request and what the agent does afterwards.
+    public mutating func handle(_ request: USPMessage.Request) -> (USPMessage.Body, [AgentFollowUp]) {
         switch request {
         case .get(let get):
             let results = get.paramPaths.map { path -> USPGetResponse.RequestedPathResult in
@@ -197,8 +202,8 @@ struct AgentRequestHandler {
             let body: String
             if command.hasSuffix(".Backup()") {
                 // A configuration backup: every writable parameter, `Name=Value` per line.
-                body = "# usp-agent-sim configuration backup\n" + model.parameters.filter { $0.value.writable }.keys.sorted()
-                    .map { "\($0)=\(model.parameters[$0]!.value)\n" }.joined()
+                body = "# usp-agent-sim configuration backup\n" + model.resolve("Device.").filter { $0.1.writable }
+                    .map { "\($0.0)=\($0.1.value)\n" }.joined()
             } else {
                 body = "usp-agent-sim log: \(model.value("Device.DeviceInfo.SerialNumber") ?? "")\n"
             }

@@ -14,10 +14,14 @@ import USP
 public enum AgentMTP: Sendable {
     /// Dial the controller's WebSocket server (`ws://host:port/usp`).
     case webSocket(url: String)
-    /// Publish to the controller's topic through a broker; listen on `agentTopic`.
-    case mqtt(host: String, port: Int, controllerTopic: String, agentTopic: String, version: MosquittoClient.ProtocolVersion)
+    /// Publish to the controller's topic through a broker; listen on `agentTopic`. Credentials and
+    /// the ClientId come from `Device.MQTT.Client.{i}` on a real device (R-MQTT.7/8); nil ClientId
+    /// picks a unique one.
+    case mqtt(
+        host: String, port: Int, controllerTopic: String, agentTopic: String, version: MosquittoClient.ProtocolVersion, username: String? = nil,
+        password: String? = nil, clientID: String? = nil)
     /// Send to the controller's STOMP destination; listen on `agentDestination`.
-    case stomp(host: String, port: Int, controllerDestination: String, agentDestination: String)
+    case stomp(host: String, port: Int, controllerDestination: String, agentDestination: String, login: String? = nil, passcode: String? = nil)
 }
 
 /// A simulated TR-369 agent: a TR-181 data model, the agent side of the USP messages, Boot!,
@@ -28,28 +32,41 @@ public actor SimulatedAgent {
         public var productClass: String
         public var serialNumber: String
         public var softwareVersion: String
+        /// `os::OUI-Serial` (TR-369 R-ARC.2a) unless given (a dual-stack device reports its
+        /// `Device.USPAgent.EndpointID`).
+        public var endpointID: EndpointID
 
-        public init(oui: String, productClass: String = "SimGateway", serialNumber: String, softwareVersion: String = "1.0.0") {
+        public init(oui: String, productClass: String = "SimGateway", serialNumber: String, softwareVersion: String = "1.0.0", endpointID: EndpointID? = nil) {
             self.oui = oui
             self.productClass = productClass
             self.serialNumber = serialNumber
             self.softwareVersion = softwareVersion
+            self.endpointID = endpointID ?? (try? EndpointID("os::\(oui)-\(serialNumber)", strictLength: false)) ?? (try! EndpointID("self::sim"))
         }
+    }
 
-        /// `os::OUI-Serial` (TR-369 R-ARC.2a).
-        public var endpointID: EndpointID {
-            (try? EndpointID("os::\(oui)-\(serialNumber)", strictLength: false)) ?? (try! EndpointID("self::sim"))
-        }
+    /// How faithfully the agent plays its part (faulty variants exercise a Controller's timeouts).
+    public enum Behaviour: String, Sendable, Hashable, CaseIterable {
+        /// Answers every request.
+        case normal
+        /// Connects and notifies, but never answers a Get (other requests are answered).
+        case ignoresGets
     }
 
     public nonisolated let identity: Identity
     public nonisolated let controllerEndpointID: String
     nonisolated let mtp: AgentMTP
-    let sendOnBoardRequest: Bool
+    public nonisolated let behaviour: Behaviour
     let logger: Logger
-    private var handler: AgentRequestHandler
+    private let dataModel: any AgentDataModelProvider
     private var send: (@Sendable ([UInt8]) async throws -> Void)?
-    private var onboarded = false
+    /// An OnBoardRequest is due (at start, or `requestOnBoarding()`) until a NotifyResp answers it
+    /// (TR-369 R-NOT.5-7: retried, never expires).
+    private var onBoardPending: Bool
+    /// The message ID of the last OnBoardRequest sent.
+    private var onBoardMessageID: String?
+    public private(set) var onBoardRequestsSent = 0
+    public private(set) var getsIgnored = 0
     public private(set) var bootCount = 0
     public private(set) var requestsHandled = 0
     public private(set) var notificationsAnswered = 0
@@ -58,39 +75,72 @@ public actor SimulatedAgent {
     private let followUps: AsyncStream<AgentRequestHandler.FollowUp>
     private let followUpContinuation: AsyncStream<AgentRequestHandler.FollowUp>.Continuation
 
-    public init(identity: Identity, controllerEndpointID: String, mtp: AgentMTP, sendOnBoardRequest: Bool = true, logger: Logger = Logger(label: "sim.usp")) {
+    /// A stand-alone agent with its own realistic TR-181 gateway model.
+    public init(
+        identity: Identity, controllerEndpointID: String, mtp: AgentMTP, sendOnBoardRequest: Bool = true, behaviour: Behaviour = .normal,
+        logger: Logger = Logger(label: "sim.usp")
+    ) {
+        let model = AgentDataModel.gateway(
+            oui: identity.oui, productClass: identity.productClass, serial: identity.serialNumber,
+            softwareVersion: identity.softwareVersion, endpointID: identity.endpointID.rawValue)
+        self.init(
+            identity: identity, controllerEndpointID: controllerEndpointID, mtp: mtp, dataModel: AgentModelStore(model: model),
+            sendOnBoardRequest: sendOnBoardRequest, behaviour: behaviour, logger: logger)
+    }
+
+    /// An agent answering against `dataModel` (a dual-stack CPE's USP view of its own tree).
+    public init(
+        identity: Identity, controllerEndpointID: String, mtp: AgentMTP, dataModel: any AgentDataModelProvider, sendOnBoardRequest: Bool,
+        behaviour: Behaviour = .normal, logger: Logger = Logger(label: "sim.usp")
+    ) {
         self.identity = identity
         self.controllerEndpointID = controllerEndpointID
         self.mtp = mtp
-        self.sendOnBoardRequest = sendOnBoardRequest
+        self.dataModel = dataModel
+        self.onBoardPending = sendOnBoardRequest
+        self.behaviour = behaviour
         self.logger = logger
-        self.handler = AgentRequestHandler(model: .gateway(
-            oui: identity.oui, productClass: identity.productClass, serial: identity.serialNumber,
-            softwareVersion: identity.softwareVersion, endpointID: identity.endpointID.rawValue))
         (followUps, followUpContinuation) = AsyncStream.makeStream()
     }
 
     // MARK: Observation (tests, demos)
 
-    public func value(_ path: String) -> String? { handler.model.value(path) }
+    public func value(_ path: String) async -> String? { await dataModel.withModel { $0.value(path) } }
 
-    public func instances(of table: String) -> [String] { handler.model.instances(of: table) }
+    public func instances(of table: String) async -> [String] { await dataModel.withModel { $0.instances(of: table) } }
 
     /// Subscriptions the controller created (`ID` values).
-    public func subscriptionIDs() -> [String] {
-        handler.model.resolve("Device.LocalAgent.Subscription.*.ID").map(\.1.value).sorted()
+    public func subscriptionIDs() async -> [String] {
+        await dataModel.withModel { $0.resolve("Device.LocalAgent.Subscription.*.ID").map(\.1.value).sorted() }
     }
 
     /// Changes a value on the device's own initiative; subscribed controllers get a ValueChange.
     public func changeValue(_ path: String, to value: String) async {
-        handler.model.update(path, value)
+        await dataModel.withModel { $0.update(path, value) }
         await notifyValueChanges([path])
+    }
+
+    /// Sends an OnBoardRequest now when connected, else on connecting; repeated on each
+    /// reconnection until the Controller answers it (`Controller.{i}.SendOnBoardRequest`).
+    public func requestOnBoarding() async {
+        onBoardPending = true
+        if send != nil { await sendOnBoardRequestIfPending() }
     }
 
     // MARK: Running
 
-    /// Connects and serves until cancelled.
+    /// Connects and serves until cancelled or the connection ends (then it may be called again).
     public nonisolated func run() async throws {
+        do {
+            try await serve()
+        } catch {
+            await unlinked()
+            throw error
+        }
+        await unlinked()
+    }
+
+    private nonisolated func serve() async throws {
         switch mtp {
         case .webSocket(let url):
             let transport = WebSocketTransport(
@@ -116,9 +166,12 @@ public actor SimulatedAgent {
                 }
                 group.cancelAll()
             }
-        case .mqtt(let host, let port, let controllerTopic, let agentTopic, let version):
-            var configuration = MosquittoClient.Configuration(host: host, port: port, clientID: "sim-\(identity.serialNumber)-\(UUID().uuidString.prefix(8))")
+        case .mqtt(let host, let port, let controllerTopic, let agentTopic, let version, let username, let password, let clientID):
+            var configuration = MosquittoClient.Configuration(
+                host: host, port: port, clientID: clientID ?? "sim-\(identity.serialNumber)-\(UUID().uuidString.prefix(8))")
             configuration.protocolVersion = version
+            configuration.username = username
+            configuration.password = password
             configuration.connectUserProperties = [("usp-endpoint-id", identity.endpointID.rawValue)]
             let client = try MosquittoClient(configuration: configuration)
             try await client.connect()
@@ -140,9 +193,11 @@ public actor SimulatedAgent {
                 group.cancelAll()
             }
             client.disconnect()
-        case .stomp(let host, let port, let controllerDestination, let agentDestination):
+        case .stomp(let host, let port, let controllerDestination, let agentDestination, let login, let passcode):
             var configuration = STOMPTransport.Configuration(
                 host: host, port: port, endpointID: identity.endpointID.rawValue, destination: agentDestination)
+            configuration.login = login
+            configuration.passcode = passcode
             configuration.backoff = .init(initialInterval: .milliseconds(200), multiplier: 2000, maximumInterval: .seconds(2))
             let transport = try STOMPTransport(configuration: configuration, logger: logger)
             let controller = MTPAddress(transport: "stomp", destination: controllerDestination)
@@ -168,26 +223,38 @@ public actor SimulatedAgent {
         }
     }
 
-    private func linked(_ sender: @escaping @Sendable ([UInt8]) async throws -> Void) {
+    private func linked(_ sender: @escaping @Sendable ([UInt8]) async throws -> Void) async {
         send = sender
         connected = true
+        await dataModel.agentEvent(.connected)
     }
 
-    private func unlinked() {
+    private func unlinked() async {
         send = nil
+        guard connected else { return }
         connected = false
+        await dataModel.agentEvent(.disconnected)
     }
 
-    /// First contact: OnBoardRequest (R-NOT.6: send_resp true), and Boot! when subscribed.
+    /// First contact: OnBoardRequest when due, and Boot! when subscribed.
     private func announce() async {
         bootCount += 1
-        if sendOnBoardRequest && !onboarded {
-            onboarded = true
-            try? await notify(subscriptionID: "", sendResponse: true, .onBoardRequest(USPNotify.OnBoardRequest(
+        await sendOnBoardRequestIfPending()
+        await sendBoot(cause: "LocalReboot", commandKey: "")
+    }
+
+    /// OnBoardRequest: empty subscription ID, send_resp true (R-NOT.6).
+    private func sendOnBoardRequestIfPending() async {
+        guard onBoardPending else { return }
+        do {
+            onBoardMessageID = try await notify(subscriptionID: "", sendResponse: true, .onBoardRequest(USPNotify.OnBoardRequest(
                 oui: identity.oui, productClass: identity.productClass, serialNumber: identity.serialNumber,
                 agentSupportedVersions: USPRecord.supportedProtocolVersions)))
+            onBoardRequestsSent += 1
+            await dataModel.agentEvent(.onBoardRequestSent)
+        } catch {
+            logger.notice("OnBoardRequest not sent: \(error)")
         }
-        await sendBoot(cause: "LocalReboot", commandKey: "")
     }
 
     // MARK: Messages
@@ -201,12 +268,24 @@ public actor SimulatedAgent {
         }
         switch message.body {
         case .request(let request):
+            if behaviour == .ignoresGets, case .get = request {
+                getsIgnored += 1
+                return
+            }
             requestsHandled += 1
-            let (body, followUps) = handler.handle(request)
+            let (body, followUps) = await dataModel.withModel { model in
+                var handler = AgentRequestHandler(model: model)
+                defer { model = handler.model }
+                return handler.handle(request)
+            }
             try? await sendMessage(USPMessage(id: message.id, body: body))
             for followUp in followUps { followUpContinuation.yield(followUp) }
         case .response(.notifyResponse):
             notificationsAnswered += 1
+            if onBoardPending, message.id == onBoardMessageID {
+                onBoardPending = false
+                await dataModel.agentEvent(.onBoardRequestAnswered)
+            }
         case .response, .error:
             break
         }
@@ -219,20 +298,20 @@ public actor SimulatedAgent {
                 await notifyValueChanges(paths)
             case .complete(let command, let commandKey, let output):
                 try? await Task.sleep(for: .milliseconds(50))
-                guard let subscription = subscription(type: "OperationComplete", covering: command) else { continue }
+                guard let subscription = await dataModel.withModel({ $0.subscription(type: "OperationComplete", covering: command) }) else { continue }
                 let cut = command.lastIndex(of: ".").map { command.index(after: $0) } ?? command.startIndex
-                try? await notify(subscriptionID: subscription, sendResponse: false, .operationComplete(USPNotify.OperationComplete(
+                _ = try? await notify(subscriptionID: subscription, sendResponse: false, .operationComplete(USPNotify.OperationComplete(
                     objectPath: String(command[..<cut]), commandName: String(command[cut...]), commandKey: commandKey, outcome: .outputArguments(output))))
             case .upload(let command, let commandKey, let url, let username, let password, let body):
                 let outcome = await Self.put(body, to: url, username: username, password: password)
-                guard let subscription = subscription(type: "OperationComplete", covering: command) else { continue }
+                guard let subscription = await dataModel.withModel({ $0.subscription(type: "OperationComplete", covering: command) }) else { continue }
                 let cut = command.lastIndex(of: ".").map { command.index(after: $0) } ?? command.startIndex
-                try? await notify(subscriptionID: subscription, sendResponse: false, .operationComplete(USPNotify.OperationComplete(
+                _ = try? await notify(subscriptionID: subscription, sendResponse: false, .operationComplete(USPNotify.OperationComplete(
                     objectPath: String(command[..<cut]), commandName: String(command[cut...]), commandKey: commandKey, outcome: outcome)))
             case .reboot(let commandKey, let cause):
                 try? await Task.sleep(for: .milliseconds(100))
                 bootCount += 1
-                handler.model.update("Device.DeviceInfo.UpTime", "0")
+                await dataModel.withModel { $0.update("Device.DeviceInfo.UpTime", "0", type: .unsignedInt) }
                 await sendBoot(cause: cause, commandKey: commandKey)
             }
         }
@@ -259,38 +338,33 @@ public actor SimulatedAgent {
     }
 
     private func sendBoot(cause: String, commandKey: String) async {
-        guard let subscription = subscription(type: "Event", covering: "Device.Boot!") else { return }
-        let map = ["Device.DeviceInfo.SoftwareVersion": handler.model.value("Device.DeviceInfo.SoftwareVersion") ?? ""]
+        let (subscription, version) = await dataModel.withModel {
+            ($0.subscription(type: "Event", covering: "Device.Boot!"), $0.value("Device.DeviceInfo.SoftwareVersion") ?? "")
+        }
+        guard let subscription else { return }
+        let map = ["Device.DeviceInfo.SoftwareVersion": version]
         let json = (try? JSONSerialization.data(withJSONObject: map)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        try? await notify(subscriptionID: subscription, sendResponse: true, .event(USPNotify.Event(
+        _ = try? await notify(subscriptionID: subscription, sendResponse: true, .event(USPNotify.Event(
             objectPath: "Device.", eventName: "Boot!",
             parameters: ["CommandKey": commandKey, "Cause": cause, "FirmwareUpdated": "false", "ParameterMap": json])))
     }
 
     private func notifyValueChanges(_ paths: [String]) async {
         for path in paths {
-            guard let subscription = subscription(type: "ValueChange", covering: path), let value = handler.model.value(path) else { continue }
-            try? await notify(subscriptionID: subscription, sendResponse: false, .valueChange(USPNotify.ValueChange(parameterPath: path, value: value)))
+            let (subscription, value) = await dataModel.withModel { ($0.subscription(type: "ValueChange", covering: path), $0.value(path)) }
+            guard let subscription, let value else { continue }
+            _ = try? await notify(subscriptionID: subscription, sendResponse: false, .valueChange(USPNotify.ValueChange(parameterPath: path, value: value)))
         }
     }
 
-    /// The ID of an enabled subscription of `type` whose ReferenceList covers `path`.
-    private func subscription(type: String, covering path: String) -> String? {
-        for row in handler.model.instances(of: "Device.LocalAgent.Subscription.") {
-            guard handler.model.value(row + "NotifType") == type, handler.model.value(row + "Enable") == "true" else { continue }
-            let references = (handler.model.value(row + "ReferenceList") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            if references.contains(where: { path == $0 || ($0.hasSuffix(".") && path.hasPrefix($0)) }) {
-                return handler.model.value(row + "ID") ?? ""
-            }
-        }
-        return nil
-    }
-
-    private func notify(subscriptionID: String, sendResponse: Bool, _ notification: USPNotify.Notification) async throws {
+    /// Sends a Notify; returns its message ID.
+    @discardableResult
+    private func notify(subscriptionID: String, sendResponse: Bool, _ notification: USPNotify.Notification) async throws -> String {
         messageCounter += 1
         let message = USPMessage(id: "sim-\(identity.serialNumber)-\(messageCounter)", request: .notify(USPNotify(
             subscriptionID: subscriptionID, sendResponse: sendResponse, notification: notification)))
         try await sendMessage(message)
+        return message.id
     }
 
     private func sendMessage(_ message: USPMessage) async throws {

@@ -13,6 +13,15 @@ struct CWMPCommand: AsyncParsableCommand {
             Credential templates replace {serial} (or {serialNumber}), {oui}, {productClass}, {index} and \
             {deviceId} (OUI-ProductClass-SerialNumber). Without --once the \
             devices run until SIGINT or SIGTERM, informing periodically and on connection requests.
+
+            With --dual-stack each device also has a USP agent (endpoint ID os::OUI-Serial) that starts \
+            once the ACS has written a complete USP on-boarding configuration over CWMP \
+            (Device.USPAgent.Controller.{i} and its MTP, plus Device.USPAgent.MTP.{i} and \
+            Device.MQTT.Client.{i} for MQTT or Device.STOMP.Connection.{i} for STOMP), sends an \
+            OnBoardRequest when Controller.{i}.SendOnBoardRequest is set, and answers USP requests \
+            against the same data model. EnableCWMP false (Device.ManagementServer.EnableCWMP over \
+            CWMP, Device.CWMPManagementServer.EnableCWMP over USP) stops Informs and connection \
+            requests until a factory reset.
             """)
 
     @Option(help: ArgumentHelp("The ACS URL (ManagementServer.URL).", valueName: "url"))
@@ -89,6 +98,24 @@ struct CWMPCommand: AsyncParsableCommand {
     @Flag(help: "Accept any TLS certificate from the ACS and file servers.")
     var insecure = false
 
+    @Flag(help: "Dual-stack devices: a USP agent starts when the ACS writes its USP settings over CWMP.")
+    var dualStack = false
+
+    @Option(
+        name: .customLong("usp-broken"),
+        help: ArgumentHelp(
+            "With --dual-stack: devices whose USP agent never comes up (accepts the settings, never connects), as a count or a percentage.",
+            valueName: "n|p%"))
+    var uspBroken: String = "0"
+
+    @Option(
+        name: .customLong("usp-ignore-gets"),
+        help: ArgumentHelp("With --dual-stack: further devices whose USP agent connects but never answers a Get, as a count or a percentage.", valueName: "n|p%"))
+    var uspIgnoreGets: String = "0"
+
+    @Option(help: ArgumentHelp("With --dual-stack: wait between USP agent connection attempts.", valueName: "seconds"))
+    var uspReconnectSeconds: Double = 2
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -104,6 +131,27 @@ struct CWMPCommand: AsyncParsableCommand {
             throw ValidationError("--cr-listen: \(error)")
         }
         if let retryMinimumWait, retryMinimumWait <= 0 { throw ValidationError("--retry-minimum-wait must be positive") }
+        let broken = try Self.deviceCount(uspBroken, of: count, option: "--usp-broken")
+        let ignoring = try Self.deviceCount(uspIgnoreGets, of: count, option: "--usp-ignore-gets")
+        if broken + ignoring > 0 && !dualStack { throw ValidationError("--usp-broken and --usp-ignore-gets need --dual-stack") }
+        guard broken + ignoring <= count else {
+            throw ValidationError("--usp-broken and --usp-ignore-gets add up to \(broken + ignoring) devices, more than --count \(count)")
+        }
+        guard uspReconnectSeconds > 0 else { throw ValidationError("--usp-reconnect-seconds must be positive") }
+        if dualStack && model != "tr181" { throw ValidationError("--dual-stack needs --model tr181 (Device.USPAgent. is TR-181)") }
+    }
+
+    /// `12` or `10%` of `total` (rounded down) devices.
+    static func deviceCount(_ text: String, of total: Int, option: String) throws -> Int {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("%") {
+            guard let percent = Double(trimmed.dropLast()), (0...100).contains(percent) else {
+                throw ValidationError("\(option): \"\(text)\" is not a percentage from 0% to 100%")
+            }
+            return Int((Double(total) * percent / 100).rounded(.down))
+        }
+        guard let number = Int(trimmed), number >= 0 else { throw ValidationError("\(option): \"\(text)\" is not a device count or a percentage") }
+        return number
     }
 
     func fleetConfiguration() throws -> SimulatedFleet.Configuration {
@@ -118,7 +166,10 @@ struct CWMPCommand: AsyncParsableCommand {
             periodicInformInterval: max(periodicInterval, 1), concurrency: concurrency, connectionRequest: listener,
             device: .init(
                 retryMinimumWait: retryMinimumWait.map { .milliseconds(Int64($0 * 1000)) }, rebootDuration: .milliseconds(Int64(rebootSeconds * 1000)),
-                allowInsecureTLS: insecure))
+                allowInsecureTLS: insecure,
+                dualStack: dualStack ? DualStackOptions(reconnectDelay: .milliseconds(Int64(uspReconnectSeconds * 1000))) : nil),
+            uspNeverConnecting: try Self.deviceCount(uspBroken, of: count, option: "--usp-broken"),
+            uspIgnoringGets: try Self.deviceCount(uspIgnoreGets, of: count, option: "--usp-ignore-gets"))
     }
 
     func run() async throws {
@@ -151,6 +202,12 @@ struct CWMPCommand: AsyncParsableCommand {
         }
     }
 
+    /// Serial numbers for a status line: none, or the first few.
+    static func list(_ serials: [String]) -> String {
+        guard !serials.isEmpty else { return "none" }
+        return serials.prefix(10).joined(separator: " ") + (serials.count > 10 ? " ... (\(serials.count))" : "")
+    }
+
     private func runUntilSignalled(_ fleet: SimulatedFleet) async throws {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let interval = statusInterval
@@ -158,6 +215,18 @@ struct CWMPCommand: AsyncParsableCommand {
             group.addTask {
                 try await fleet.run { base in
                     printLine("tandem-sim: \(fleet.devices.count) CWMP devices; connection requests at \(base)/cr/<serial>")
+                    if fleet.configuration.device.dualStack != nil {
+                        var broken: [String] = []
+                        var ignoring: [String] = []
+                        for (position, device) in fleet.devices.enumerated() {
+                            switch fleet.configuration.uspAgentBehaviour(at: position) {
+                            case .neverConnects: broken.append(device.serialNumber)
+                            case .ignoresGets: ignoring.append(device.serialNumber)
+                            default: break
+                            }
+                        }
+                        printLine("tandem-sim: dual-stack; USP agents never connecting: \(Self.list(broken)); ignoring Gets: \(Self.list(ignoring))")
+                    }
                 }
             }
             group.addTask {
@@ -174,7 +243,14 @@ struct CWMPCommand: AsyncParsableCommand {
                         let completed = statuses.reduce(0) { $0 + $1.sessionsCompleted }
                         let failed = statuses.reduce(0) { $0 + $1.sessionsFailed }
                         let busy = statuses.filter { $0.phase == .inSession }.count
-                        printLine("tandem-sim: \(statuses.count) devices, \(completed) sessions completed, \(failed) failed, \(busy) in session")
+                        var line = "tandem-sim: \(statuses.count) devices, \(completed) sessions completed, \(failed) failed, \(busy) in session"
+                        if fleet.configuration.device.dualStack != nil {
+                            let connected = statuses.filter { $0.uspAgentState == .connected }.count
+                            let connecting = statuses.filter { $0.uspAgentState == .connecting }.count
+                            let cwmpOff = statuses.filter { !$0.cwmpEnabled }.count
+                            line += "; USP \(connected) connected, \(connecting) connecting; CWMP off on \(cwmpOff)"
+                        }
+                        printLine(line)
                     }
                 }
             }

@@ -91,7 +91,7 @@ extension DataModel {
     /// `xsi:type` differs from the parameter's is accepted when its text parses as the right type
     /// (many ACSs send numbers as strings); otherwise a string is a bad value (9007) and any other
     /// type a wrong type (9006).
-    private func check(_ entry: CWMPParameterValue) -> Check {
+    func check(_ entry: CWMPParameterValue) -> Check {
         func fault(_ code: CWMPFaultCode, _ message: String) -> Check {
             .refuse(CWMPFault.ParameterFault(parameterName: entry.name, code: code, message: message))
         }
@@ -114,7 +114,7 @@ extension DataModel {
         return .accept(value)
     }
 
-    private enum Check {
+    enum Check {
         case accept(TypedValue)
         case refuse(CWMPFault.ParameterFault)
     }

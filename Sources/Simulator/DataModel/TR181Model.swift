@@ -27,6 +27,11 @@ enum TR181Model {
                 ObjectDefinition(
                     [.unsignedInt("ClientNumberOfEntries")],
                     children: [.table("Client", writable: true, count: "ClientNumberOfEntries", maxEntries: 8, mqttClient)])),
+            .object(
+                "STOMP",
+                ObjectDefinition(
+                    [.unsignedInt("ConnectionNumberOfEntries")],
+                    children: [.table("Connection", writable: true, count: "ConnectionNumberOfEntries", maxEntries: 4, stompConnection)])),
         ])
 
     static let deviceInfo = ObjectDefinition(
@@ -168,7 +173,8 @@ enum TR181Model {
         ])
 
     /// `Device.USPAgent.` (CWMP view since TR-181 2.15): what an ACS writes to on-board the device
-    /// onto a USP Controller. Writable placeholders; nothing acts on them yet.
+    /// onto a USP Controller. A dual-stack device (`SimulatedCPE.Configuration.dualStack`) starts
+    /// its USP agent from these objects; others store them only.
     static let uspAgent = ObjectDefinition(
         [
             .string("EndpointID"),
@@ -276,6 +282,20 @@ enum TR181Model {
         .unsignedInt("BrokerPort", 1883, writable: true, constraint: .range(1...65535)),
         .unsignedInt("KeepAliveTime", 60, writable: true, constraint: .range(0...65535)),
         .unsignedInt("ConnectRetryTime", 5, writable: true, constraint: .range(1...65535)),
+    ])
+
+    /// `Device.STOMP.Connection.{i}.` (CWMP view since TR-181 2.15), what a USP STOMP MTP refers to.
+    static let stompConnection = ObjectDefinition([
+        .string("Alias", writable: true, constraint: .maxLength(64)),
+        .boolean("Enable", false, writable: true),
+        .string("Status", "Disabled"),
+        .string("Host", writable: true, constraint: .maxLength(256)),
+        .unsignedInt("Port", 61613, writable: true, constraint: .range(1...65535)),
+        .string("Username", writable: true, constraint: .maxLength(256)),
+        .string("Password", writable: true, constraint: .maxLength(256), hidden: true),
+        .string("VirtualHost", writable: true, constraint: .maxLength(256)),
+        .boolean("EnableEncryption", false, writable: true),
+        .boolean("EnableHeartbeats", false, writable: true),
     ])
 
     static func make(_ profile: DeviceProfile) -> DataModel {
