@@ -204,7 +204,7 @@ public actor MigrationCoordinator {
 
     /// Called when a device has no runnable work during a contact: moves its migration on.
     /// Returns true when it queued a task for the device.
-    func deviceIdle(deviceID: Int64, now: Date) async -> Bool {
+    func deviceIdle(deviceID: Int64, over contact: ManagementProtocol, now: Date) async -> Bool {
         guard busy.insert(deviceID).inserted else { return false }
         defer { busy.remove(deviceID) }
         var queued = false
@@ -212,7 +212,17 @@ public actor MigrationCoordinator {
         for record in records where !record.state.isFinal && record.state != .cwmp {
             guard let plan = document.migration(named: record.migration) else { continue }
             do {
-                if try await advance(record, plan: plan, now: now) { queued = true }
+                guard try await advance(record, plan: plan, now: now),
+                    let saved = try await registry.migrationDevice(migration: record.migration, deviceID: deviceID),
+                    let taskID = saved.taskID, let task = try await registry.task(id: taskID)
+                else { continue }
+                if task.pinnedTo == nil || task.pinnedTo == contact {
+                    queued = true
+                } else {
+                    // The next step runs over the other protocol (the USP check after the CWMP
+                    // writes): reach the device there.
+                    await wake(saved, now: now)
+                }
             } catch {
                 logger.error("cannot advance a migration", metadata: ["device": "\(deviceID)", "error": "\(error)"])
             }
@@ -228,7 +238,14 @@ public actor MigrationCoordinator {
         // The task the current step waits for.
         var task: DeviceTask?
         if let id = record.taskID { task = try await registry.task(id: id) }
-        if let task, !task.state.isFinal { return false }
+        if let pending = task, !pending.state.isFinal {
+            // Verification has a deadline, even while its request waits for the agent.
+            guard record.state == .verifying, let deadline = record.deadline, now >= deadline else { return false }
+            _ = try? await registry.cancelTask(id: pending.id, actor: actor, at: now)
+            record = try await beginRollback(
+                record, reason: "the USP agent did not connect and answer within \(plan.verifyWithinSeconds) s", now: now)
+            return try await advance(record, plan: plan, now: now)
+        }
 
         switch record.state {
         case .enabling:

@@ -117,7 +117,7 @@ public actor ProvisioningEngine: DeviceContactObserver {
 
     public func deviceIdle(deviceID: Int64, over protocol: ManagementProtocol) async -> Bool {
         let now = Date()
-        if await migrations.deviceIdle(deviceID: deviceID, now: now) { return true }
+        if await migrations.deviceIdle(deviceID: deviceID, over: `protocol`, now: now) { return true }
         guard !document.policies.isEmpty, var contact = contacts[deviceID] else { return false }
         guard contact.rounds < configuration.maxRoundsPerContact else {
             contacts[deviceID] = nil
