@@ -54,7 +54,8 @@ extension TandemConfiguration {
     }
 
     private mutating func apply(_ reader: JSONObjectReader) throws(ConfigurationError) {
-        try reader.checkKeys(["dataDirectory", "log", "cwmp", "api", "usp", "policyFile"])
+        try reader.checkKeys(["dataDirectory", "log", "cwmp", "api", "usp", "policyFile", "tls"])
+        try applyTLS(reader)
         if let value = try reader.string("dataDirectory") { dataDirectory = value }
         if let policy = try reader.optionalString("policyFile") { policyFile = policy }
         if let log = try reader.object("log") {
@@ -68,7 +69,8 @@ extension TandemConfiguration {
         }
         if let section = try reader.object("cwmp") {
             try section.checkKeys([
-                "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor",
+                "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor", "clientCertificates",
+                "maxFailedAuthenticationsPerMinute",
             ])
             if let listen = try section.address("listen") { cwmp.listen = listen }
             if let auth = try section.object("auth") {
@@ -87,10 +89,12 @@ extension TandemConfiguration {
             if let sessions = try section.integer("maxConcurrentSessions", in: 1...10_000_000) { cwmp.maxConcurrentSessions = sessions }
             if let batch = try section.integer("getBatchSize", in: 1...10_000) { cwmp.getBatchSize = batch }
             if let classes = try section.stringArray("omitXMLDeclarationFor") { cwmp.omitXMLDeclarationFor = classes }
+            if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { cwmp.maxFailedAuthenticationsPerMinute = failures }
         }
         if let section = try reader.object("api") {
-            try section.checkKeys(["listen"])
+            try section.checkKeys(["listen", "maxFailedAuthenticationsPerMinute"])
             if let listen = try section.address("listen") { api.listen = listen }
+            if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { api.maxFailedAuthenticationsPerMinute = failures }
         }
         if let section = try reader.object("usp") {
             try section.checkKeys(["endpointId", "websocket", "mqtt", "stomp", "baselinePaths", "valueChangePaths", "requestTimeoutSeconds"])
@@ -99,12 +103,12 @@ extension TandemConfiguration {
             if let paths = try section.stringArray("valueChangePaths") { usp.valueChangePaths = paths }
             if let seconds = try section.integer("requestTimeoutSeconds", in: 1...3600) { usp.requestTimeoutSeconds = seconds }
             if let ws = try section.object("websocket") {
-                try ws.checkKeys(["listen", "path"])
+                try ws.checkKeys(["listen", "path", "dialTLS"])
                 if ws.isNull("listen") { usp.webSocketListen = nil } else if let listen = try ws.address("listen") { usp.webSocketListen = listen }
                 if let path = try ws.string("path") { usp.webSocketPath = path }
             }
             if let mqtt = try section.object("mqtt") {
-                try mqtt.checkKeys(["broker", "topic"])
+                try mqtt.checkKeys(["broker", "topic", "tls"])
                 if let broker = try mqtt.optionalString("broker") {
                     do { usp.mqttBroker = try BrokerURL(parsing: broker, schemes: ["mqtt": 1883, "mqtts": 8883]) } catch {
                         throw error.at(key: mqtt.key("broker"), source: nil)
@@ -113,7 +117,7 @@ extension TandemConfiguration {
                 if let topic = try mqtt.string("topic") { usp.mqttTopic = topic }
             }
             if let stomp = try section.object("stomp") {
-                try stomp.checkKeys(["broker", "destination"])
+                try stomp.checkKeys(["broker", "destination", "tls"])
                 if let broker = try stomp.optionalString("broker") {
                     do { usp.stompBroker = try BrokerURL(parsing: broker, schemes: ["stomp": 61613, "stomps": 61614]) } catch {
                         throw error.at(key: stomp.key("broker"), source: nil)
@@ -126,6 +130,7 @@ extension TandemConfiguration {
 
     /// Checks that hold across keys. Called after the file and again after command-line overrides.
     public func validate(source: String? = nil) throws(ConfigurationError) {
+        try validateTLS(source: source)
         guard !dataDirectory.isEmpty else { throw ConfigurationError(key: "dataDirectory", source: source, "must not be empty") }
         do { _ = try EndpointID(usp.endpointID) } catch {
             throw ConfigurationError(key: "usp.endpointId", source: source, error.message)
@@ -171,7 +176,7 @@ extension TandemConfiguration {
 }
 
 /// Typed access to one JSON object of the configuration, remembering its dotted key.
-private enum JSONValue: Decodable {
+enum JSONValue: Decodable {
     case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
 
     init(from decoder: any Decoder) throws {
@@ -192,7 +197,7 @@ private enum JSONValue: Decodable {
     }
 }
 
-private struct JSONObjectReader {
+struct JSONObjectReader {
     let values: [String: JSONValue]
     let prefix: String
 
@@ -225,6 +230,12 @@ private struct JSONObjectReader {
     func optionalString(_ name: String) throws(ConfigurationError) -> String? {
         if isNull(name) { return nil }
         return try string(name)
+    }
+
+    func bool(_ name: String) throws(ConfigurationError) -> Bool? {
+        guard let value = values[name] else { return nil }
+        guard case .bool(let flag) = value else { throw ConfigurationError(key: key(name), "must be true or false") }
+        return flag
     }
 
     func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
