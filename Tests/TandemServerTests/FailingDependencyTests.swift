@@ -45,9 +45,8 @@ final class RestartableMosquitto: @unchecked Sendable {
     }
 
     func stop() {
-        guard let process, process.isRunning else { return }
-        process.terminate()
-        process.waitUntilExit()
+        guard let process else { return }
+        killBroker(process)
         self.process = nil
     }
 

@@ -164,12 +164,18 @@ final class TLSMosquitto: @unchecked Sendable {
     var log: String { (try? String(contentsOfFile: directory + "/mosquitto.log", encoding: .utf8)) ?? "" }
 
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        killBroker(process)
         remove(directory)
     }
+}
+
+/// Stops a test broker with SIGKILL and reaps it. SIGTERM is not used: a child spawned from a test
+/// process that has set up signal handling (ServiceLifecycle) may inherit SIGTERM blocked, and then
+/// never stops.
+func killBroker(_ process: Process) {
+    guard process.isRunning else { return }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
 }
 
 /// A TCP port nobody listens on at the moment.
