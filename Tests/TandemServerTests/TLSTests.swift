@@ -146,6 +146,7 @@ import USPAgentSimulator
     }
 
     @Test func mqttOverTLSWithAClientCertificate() async throws {
+        guard mosquittoAvailable() else { return }
         let certificates = try TestCertificates.make()
         defer { remove(certificates.directory) }
         let broker = try TLSMosquitto(certificates: certificates)
