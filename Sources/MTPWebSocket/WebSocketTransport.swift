@@ -1,5 +1,7 @@
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import MTP
@@ -75,7 +77,7 @@ public final class WebSocketTransport: MessageTransport, Sendable {
         // library's own shutdown handler would close sessions with 1000 first.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listener = configuration.listener {
-            services.append(.init(service: makeListenerApplication(listener), serviceName: "websocket-listener"))
+            services.append(.init(service: try makeListenerApplication(listener), serviceName: "websocket-listener"))
         } else {
             registry.yield(.linkUp)
         }
@@ -159,7 +161,7 @@ public final class WebSocketTransport: MessageTransport, Sendable {
 
     // MARK: Listener
 
-    private func makeListenerApplication(_ listener: WebSocketTransportConfiguration.Listener) -> some ApplicationProtocol {
+    private func makeListenerApplication(_ listener: WebSocketTransportConfiguration.Listener) throws -> some ApplicationProtocol {
         let router = Router()
         // A plain GET on the USP path is an agent that forgot to upgrade.
         router.get(RouterPath(listener.path)) { _, _ in
@@ -170,12 +172,14 @@ public final class WebSocketTransport: MessageTransport, Sendable {
             autoPing: configuration.pingInterval.map { .enabled(timePeriod: $0) } ?? .disabled,
             closeTimeout: configuration.closeTimeout,
             validateUTF8: false)
+        let plain: HTTPServerBuilder = .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(30)), ws: webSocket)) {
+            [self] request, channel, logger in
+            self.shouldUpgrade(request, channel: channel, logger: logger, listener: listener)
+        }
+        let server = try listener.tlsConfiguration.map { tls in try HTTPServerBuilder.tls(plain, tlsConfiguration: tls) } ?? plain
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(30)), ws: webSocket)) {
-                [self] request, channel, logger in
-                self.shouldUpgrade(request, channel: channel, logger: logger, listener: listener)
-            },
+            server: server,
             configuration: .init(
                 address: .hostname(listener.host, port: listener.port),
                 serverName: nil,

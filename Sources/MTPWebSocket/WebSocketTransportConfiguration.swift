@@ -59,6 +59,8 @@ public struct WebSocketTransportConfiguration: Sendable {
         public var requireEndpointID: Bool
         /// Length of the kernel's queue of connections not yet accepted.
         public var backlog: Int
+        /// TLS for the listener (WSS, TR-369 R-WS.9 allows either); nil serves plain WebSocket.
+        public var tlsConfiguration: TLSConfiguration?
 
         public init(
             host: String = "0.0.0.0",
@@ -66,8 +68,10 @@ public struct WebSocketTransportConfiguration: Sendable {
             path: String = "/usp",
             maxConnections: Int = 50_000,
             requireEndpointID: Bool = false,
-            backlog: Int = 1024
+            backlog: Int = 1024,
+            tlsConfiguration: TLSConfiguration? = nil
         ) {
+            self.tlsConfiguration = tlsConfiguration
             self.host = host
             self.port = port
             self.path = path

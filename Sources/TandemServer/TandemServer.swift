@@ -2,12 +2,15 @@ import CWMP
 import Engine
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import MTP
 import MTPMQTT
 import MTPSTOMP
 import MTPWebSocket
 import NIOCore
+import NIOSSL
 import Registry
 import TandemCore
 import ServiceLifecycle
@@ -33,18 +36,27 @@ public struct TandemServer: Sendable {
     public let webSocketTransport: WebSocketTransport?
     /// Every USP MTP the server runs.
     public let transports: [any MessageTransport]
+    /// The link state of every MTP (`/metrics`, `GET /api/v1/status`).
+    public let linkStates: MTPLinkStates
     let metrics: ServerMetrics
+    /// How the REST API and CWMP listeners serve HTTP: plain, or HTTPS when `tls` is configured.
+    let apiServerBuilder: HTTPServerBuilder
+    let cwmpServerBuilder: HTTPServerBuilder
 
     /// Opens the registry under the configured data directory.
     public init(configuration: TandemConfiguration, logger: Logger) throws {
         try configuration.validate()
         let store = try SQLiteRegistryStore(dataDirectory: configuration.dataDirectory)
-        self.init(configuration: configuration, registry: store, logger: logger)
+        try self.init(configuration: configuration, registry: store, logger: logger)
     }
 
-    /// Uses an already opened registry (tests, or another backend).
-    public init(configuration: TandemConfiguration, registry: any RegistryStore, logger: Logger) {
+    /// Uses an already opened registry (tests, or another backend). Throws when the TLS files of
+    /// the configuration cannot be loaded.
+    public init(configuration: TandemConfiguration, registry: any RegistryStore, logger: Logger) throws {
         self.configuration = configuration
+        let serverTLS = try configuration.serverTLSConfiguration()
+        self.apiServerBuilder = try serverTLS.map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0) } ?? .http1()
+        self.cwmpServerBuilder = try configuration.cwmpTLSConfiguration().map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0) } ?? .http1()
         self.registry = registry
         self.logger = logger
         self.metrics = ServerMetrics()
@@ -58,11 +70,12 @@ public struct TandemServer: Sendable {
         self.cwmpSessions = CWMPSessionManager(configuration: sessionConfiguration, registry: registry, observers: observers, logger: logger)
         var transports: [any MessageTransport] = []
         if let listen = configuration.usp.webSocketListen {
-            let transport = WebSocketTransport(
-                configuration: WebSocketTransportConfiguration(
-                    controllerEndpointID: configuration.usp.endpointID,
-                    listener: .init(host: listen.host, port: listen.port, path: configuration.usp.webSocketPath)),
-                logger: logger)
+            var webSocketConfiguration = WebSocketTransportConfiguration(
+                controllerEndpointID: configuration.usp.endpointID,
+                listener: .init(host: listen.host, port: listen.port, path: configuration.usp.webSocketPath, tlsConfiguration: serverTLS))
+            webSocketConfiguration.dialing.tlsConfiguration = try configuration.clientTLSConfiguration(
+                configuration.usp.webSocketDialTLS, key: "usp.websocket.dialTLS")
+            let transport = WebSocketTransport(configuration: webSocketConfiguration, logger: logger)
             transports.append(transport)
             webSocketTransport = transport
         } else {
@@ -72,8 +85,9 @@ public struct TandemServer: Sendable {
             var mqtt = MQTTTransport.Configuration(
                 host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, topic: configuration.usp.mqttTopic)
             if broker.usesTLS {
-                var tls = MQTTTLSConfiguration()
-                tls.useSystemTrustStore = true
+                let files = configuration.usp.mqttTLS
+                var tls = MQTTTLSConfiguration(caFile: files.caFile, certificateFile: files.certificateFile, privateKeyFile: files.privateKeyFile)
+                tls.useSystemTrustStore = files.caFile == nil
                 mqtt.tls = tls
             }
             do {
@@ -85,14 +99,22 @@ public struct TandemServer: Sendable {
         if let broker = configuration.usp.stompBroker {
             var stomp = STOMPTransport.Configuration(
                 host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, destination: configuration.usp.stompDestination)
-            if broker.usesTLS { stomp.tls = STOMPTransport.Configuration.TLS() }
+            if broker.usesTLS {
+                let files = configuration.usp.stompTLS
+                var tls = STOMPTransport.Configuration.TLS(trustRoots: files.caFile.map { .pemFile($0) } ?? .system)
+                tls.certificateChainFile = files.certificateFile
+                tls.privateKeyFile = files.privateKeyFile
+                stomp.tls = tls
+            }
             do {
                 transports.append(try STOMPTransport(configuration: stomp, logger: logger))
             } catch {
                 logger.error("STOMP MTP disabled: invalid configuration", metadata: ["error": "\(error)"])
             }
         }
-        self.transports = transports
+        let linkStates = MTPLinkStates()
+        self.linkStates = linkStates
+        self.transports = transports.map { LinkTrackingTransport($0, states: linkStates) }
         // validate() checked the endpoint ID.
         let endpoint = (try? EndpointID(configuration.usp.endpointID)) ?? (try! EndpointID("self::tandem-controller"))
         var controllerConfiguration = USPController.Configuration(endpointID: endpoint)
@@ -100,7 +122,7 @@ public struct TandemServer: Sendable {
         controllerConfiguration.valueChangePaths = configuration.usp.valueChangePaths
         controllerConfiguration.requestTimeout = .seconds(configuration.usp.requestTimeoutSeconds)
         self.uspController = USPController(
-            configuration: controllerConfiguration, registry: registry, transports: transports, observers: observers, logger: logger)
+            configuration: controllerConfiguration, registry: registry, transports: self.transports, observers: observers, logger: logger)
         var operations = DeviceOperations(
             registry: registry, cwmpSessions: cwmpSessions, connectionRequests: ConnectionRequestClient(), logger: logger)
         operations.usp = uspController
@@ -147,12 +169,15 @@ public struct TandemServer: Sendable {
     public func makeAPIApplication(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router()
+        let router = Router(context: RemoteAddressContext.self)
         APIRoutes(
-            registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger, operations: operations, provisioning: provisioning
+            registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger, operations: operations, linkStates: linkStates,
+            throttle: AuthenticationThrottle(settings: .init(maxFailures: configuration.api.maxFailedAuthenticationsPerMinute)),
+            provisioning: provisioning
         ).register(on: router)
         return Application(
             router: router,
+            server: apiServerBuilder,
             configuration: .init(
                 address: .hostname(configuration.api.listen.host, port: configuration.api.listen.port),
                 serverName: "tandem/\(Self.version)"),
@@ -167,10 +192,12 @@ public struct TandemServer: Sendable {
         let router = Router(context: CWMPRequestContext.self)
         CWMPRoutes(
             sessions: cwmpSessions, authenticator: CPEAuthenticator(configuration: configuration.cwmp, registry: registry),
-            maxBodyBytes: configuration.cwmp.maxBodyBytes, logger: logger
+            maxBodyBytes: configuration.cwmp.maxBodyBytes, logger: logger,
+            throttle: AuthenticationThrottle(settings: .init(maxFailures: configuration.cwmp.maxFailedAuthenticationsPerMinute))
         ).register(on: router)
         return Application(
             router: router,
+            server: cwmpServerBuilder,
             configuration: .init(
                 address: .hostname(configuration.cwmp.listen.host, port: configuration.cwmp.listen.port),
                 serverName: "tandem/\(Self.version)"),
@@ -194,6 +221,15 @@ public struct TandemServer: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api), .init(service: cwmp)]
         services += uspServices.map { .init(service: $0) }
         services.append(.init(service: provisioningService))
+        if let webSocketTransport, let listen = configuration.usp.webSocketListen {
+            // Reports the WebSocket MTP's bound port like the other listeners', then ends.
+            services.append(.init(
+                service: OneShotService {
+                    let port = try await webSocketTransport.listeningPort()
+                    await onListening("usp-websocket", ListenAddress(host: listen.host, port: port).description)
+                },
+                successTerminationBehavior: .ignore))
+        }
         let group = ServiceGroup(
             configuration: .init(
                 services: services,
@@ -201,7 +237,7 @@ public struct TandemServer: Sendable {
                 logger: logger))
         logger.info("tandem starting", metadata: [
             "api.listen": "\(configuration.api.listen)", "cwmp.listen": "\(configuration.cwmp.listen)",
-            "data.directory": "\(configuration.dataDirectory)",
+            "data.directory": "\(configuration.dataDirectory)", "tls": "\(configuration.tls.isEnabled ? "on" : "off")",
         ])
         try await group.run()
         logger.info("tandem stopped")
@@ -238,6 +274,12 @@ struct ProvisioningService: Service {
             await engine.migrations.run()
         }
     }
+}
+
+/// Runs `body` once, for work that belongs to the service group's lifetime.
+struct OneShotService: Service {
+    let body: @Sendable () async throws -> Void
+    func run() async throws { try await body() }
 }
 
 /// Closes CWMP sessions whose CPE fell silent, once a second, requeueing what they held.

@@ -40,6 +40,21 @@ extension Tandem {
         @Option(help: ArgumentHelp("Log level (overrides log.level).", valueName: "level"))
         var logLevel: String?
 
+        @Option(name: .customLong("tls-cert"), help: ArgumentHelp("PEM certificate chain: HTTPS/WSS on every HTTP listener (overrides tls.certificateFile).", valueName: "file"))
+        var tlsCertificate: String?
+
+        @Option(name: .customLong("tls-key"), help: ArgumentHelp("PEM private key of --tls-cert (overrides tls.privateKeyFile).", valueName: "file"))
+        var tlsKey: String?
+
+        @Option(name: .customLong("cwmp-client-ca"), help: ArgumentHelp("PEM CA that signs CPE client certificates (overrides cwmp.clientCertificates.caFile).", valueName: "file"))
+        var cwmpClientCA: String?
+
+        @Option(name: .customLong("mqtt-ca"), help: ArgumentHelp("PEM CA of the mqtts:// broker (overrides usp.mqtt.tls.caFile).", valueName: "file"))
+        var mqttCA: String?
+
+        @Option(name: .customLong("stomp-ca"), help: ArgumentHelp("PEM CA of the stomps:// broker (overrides usp.stomp.tls.caFile).", valueName: "file"))
+        var stompCA: String?
+
         func run() async throws {
             let configuration = try options.load { configuration throws(ConfigurationError) in
                 func flag<T>(_ name: String, _ value: String?, _ parse: (String) throws(ConfigurationError) -> T) throws(ConfigurationError) -> T? {
@@ -68,6 +83,11 @@ extension Tandem {
                 }
                 if let stompDestination { configuration.usp.stompDestination = stompDestination }
                 if let uspEndpointID { configuration.usp.endpointID = uspEndpointID }
+                if let tlsCertificate { configuration.tls.certificateFile = tlsCertificate }
+                if let tlsKey { configuration.tls.privateKeyFile = tlsKey }
+                if let cwmpClientCA { configuration.cwmp.clientCertificates.caFile = cwmpClientCA }
+                if let mqttCA { configuration.usp.mqttTLS.caFile = mqttCA }
+                if let stompCA { configuration.usp.stompTLS.caFile = stompCA }
                 if let logLevel {
                     guard let level = Logger.Level(rawValue: logLevel) else {
                         throw ConfigurationError(key: "--log-level", source: "command line", "unknown level \"\(logLevel)\"")

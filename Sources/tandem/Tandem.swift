@@ -10,8 +10,8 @@ struct Tandem: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             Serve.self, Devices.self, Device.self, Get.self, Set.self, Add.self, Delete.self, Reboot.self, FactoryReset.self,
-            Download.self, Operate.self, Tasks.self, Events.self, Token.self, PolicyCommand.self, Migration.self, CWMPCommand.self,
-            USPCommand.self,
+            Download.self, Operate.self, Tasks.self, Events.self, Status.self, Token.self, PolicyCommand.self, Migration.self,
+            CWMPCommand.self, USPCommand.self,
         ])
 
     /// Exit codes: 0 ok, 1 device fault, 2 usage or configuration, 3 unreachable or timed out.

@@ -5,13 +5,16 @@ import Foundation
 #endif
 import CWMP
 
-/// Reads the XML fixtures in `Fixtures/cwmp` (two levels above this file's directory).
+/// Reads the XML fixtures in `Fixtures/cwmp` (two levels above this file's directory) and the
+/// hostile ones (`hostile-*.xml`) in `Fixtures/hostile`.
 enum Fixtures {
-    static let directory: String = {
+    static let root: String = {
         var components = #filePath.split(separator: "/", omittingEmptySubsequences: false)
         components.removeLast(3)  // Tests/CWMPTests/Fixtures.swift
-        return components.joined(separator: "/") + "/Fixtures/cwmp"
+        return components.joined(separator: "/") + "/Fixtures"
     }()
+    static let directory = root + "/cwmp"
+    static let hostileDirectory = root + "/hostile"
 
     struct Missing: Error, CustomStringConvertible {
         let name: String
@@ -19,7 +22,8 @@ enum Fixtures {
     }
 
     static func bytes(_ name: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: directory + "/" + name) else { throw Missing(name: name) }
+        let folder = name.hasPrefix("hostile-") ? hostileDirectory : directory
+        guard let data = FileManager.default.contents(atPath: folder + "/" + name) else { throw Missing(name: name) }
         return Array(data)
     }
 
@@ -32,7 +36,8 @@ enum Fixtures {
 
     /// Every fixture file name, sorted.
     static var all: [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasSuffix(".xml") }.sorted()
+        [directory, hostileDirectory].flatMap { (try? FileManager.default.contentsOfDirectory(atPath: $0)) ?? [] }
+            .filter { $0.hasSuffix(".xml") }.sorted()
     }
 
     /// The fixtures that are well-formed CWMP messages.

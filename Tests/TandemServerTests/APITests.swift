@@ -18,11 +18,13 @@ import Testing
         var tokens: [APIRole: String] = [:]
     }
 
-    func makeFixture() async throws -> Fixture {
+    /// `throttled: false` lifts the limit on failed authentications for tests that fail on purpose.
+    func makeFixture(throttled: Bool = false) async throws -> Fixture {
         let directory = temporaryDirectory()
         var configuration = TandemConfiguration()
         configuration.dataDirectory = directory
         configuration.api.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        if !throttled { configuration.api.maxFailedAuthenticationsPerMinute = 1_000_000 }
         let server = try TandemServer(configuration: configuration, logger: Logger(label: "test"))
         var fixture = Fixture(directory: directory, server: server)
         for role in APIRole.allCases {
@@ -49,7 +51,7 @@ import Testing
         defer { remove(fixture.directory) }
         let device = try await fixture.server.registry.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "1"), details: DeviceDetails(), at: Date())
         let task = try await fixture.server.registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "t")
-        #expect(TandemServer.apiRoutes.count == 20)
+        #expect(TandemServer.apiRoutes.count == 21)
         try await fixture.server.makeAPIApplication().test(.live) { client in
             for route in TandemServer.apiRoutes {
                 let uri = route.path.replacingOccurrences(of: "{device}", with: "\(device.id)").replacingOccurrences(of: "{task}", with: "\(task.id)")

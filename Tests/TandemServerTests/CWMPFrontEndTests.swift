@@ -17,7 +17,8 @@ import Testing
     static let fixtures = repositoryRoot.appendingPathComponent("Fixtures/cwmp")
 
     static func fixture(_ name: String) throws -> ByteBuffer {
-        ByteBuffer(bytes: try Data(contentsOf: fixtures.appendingPathComponent(name)))
+        let folder = name.hasPrefix("hostile-") ? fixtures.deletingLastPathComponent().appendingPathComponent("hostile") : fixtures
+        return ByteBuffer(bytes: try Data(contentsOf: folder.appendingPathComponent(name)))
     }
 
     func makeServer(_ directory: String, _ adjust: (inout TandemConfiguration) -> Void = { _ in }) throws -> TandemServer {

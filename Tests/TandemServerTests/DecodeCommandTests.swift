@@ -28,7 +28,7 @@ import Testing
     }
 
     @Test func cwmpDecodeSaysWhereMalformedInputBreaks() throws {
-        let file = repositoryRoot.appendingPathComponent("Fixtures/cwmp/hostile-truncated.xml").path
+        let file = repositoryRoot.appendingPathComponent("Fixtures/hostile/hostile-truncated.xml").path
         let result = try runTandem(["cwmp", "decode", file])
         #expect(result.status == 1)
         #expect(result.stderr.contains("\(file): line "))

@@ -12,14 +12,39 @@ struct APIRoutes: Sendable {
     let logger: Logger
 
     let operations: DeviceOperations
+    let linkStates: MTPLinkStates
+    /// Failed authentications per address, shared by every `/api/v1` route.
+    let throttle: AuthenticationThrottle
     let provisioning: ProvisioningEngine
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<RemoteAddressContext>) {
         router.get("/healthz") { _, _ in try await health() }
         router.get("/metrics") { _, _ in try await prometheus() }
         let authenticator = APIAuthenticator(registry: registry)
-        DeviceRoutes(registry: registry, operations: operations, authenticator: authenticator, logger: logger).register(on: router)
-        ProvisioningRoutes(registry: registry, engine: provisioning, authenticator: authenticator).register(on: router)
+        DeviceRoutes(registry: registry, operations: operations, authenticator: authenticator, logger: logger, throttle: throttle)
+            .register(on: router)
+        ProvisioningRoutes(registry: registry, engine: provisioning, authenticator: authenticator, throttle: throttle).register(on: router)
+        router.group("api/v1").add(middleware: AuthenticationThrottleMiddleware(throttle: throttle)).get("status") { request, _ in
+            _ = try await authenticator.authorize(request, minimum: .readOnly)
+            return try await status()
+        }
+    }
+
+    /// `GET /api/v1/status`: what `tandem status` prints: version, registry, CWMP sessions, MTP links.
+    func status() async throws -> Response {
+        struct Status: Encodable {
+            var version: String
+            var registry: String
+            var devices: Int
+            var cwmpSessions: Int
+            var mtps: [MTPLinkStates.Link]
+        }
+        var registryState = "ok"
+        var devices = 0
+        do { devices = try await registry.countDevices(matching: DeviceFilter()) } catch { registryState = "\(error)" }
+        return try jsonResponse(Status(
+            version: TandemServer.version, registry: registryState, devices: devices, cwmpSessions: await cwmpSessions.sessionCount,
+            mtps: linkStates.snapshot))
     }
 
     /// `{"status": "ok", "version": "...", "registry": "ok"}`; 503 with the reason when the registry
@@ -45,6 +70,7 @@ struct APIRoutes: Sendable {
     func prometheus() async throws -> Response {
         let statistics = try await registry.statistics()
         let text = metrics.render(statistics: statistics, process: ProcessFigures.current(), cwmpSessions: await cwmpSessions.sessionCount)
+            + Array(linkStates.prometheusText().utf8)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: text)))

@@ -14,6 +14,7 @@ struct DeviceRoutes: Sendable {
     let operations: DeviceOperations
     let authenticator: APIAuthenticator
     let logger: Logger
+    let throttle: AuthenticationThrottle
 
     /// Every route with the role it needs, for the OpenAPI check and the route-walking test.
     static let routes: [(method: HTTPRequest.Method, path: String, role: APIRole)] = [
@@ -29,10 +30,12 @@ struct DeviceRoutes: Sendable {
         (.delete, "/api/v1/tasks/{task}", .operator_),
         (.post, "/api/v1/tasks/{task}/retry", .operator_),
         (.get, "/api/v1/events", .readOnly),
+        (.get, "/api/v1/status", .readOnly),  // registered by APIRoutes
     ]
 
-    func register(on router: Router<BasicRequestContext>) {
-        let group = router.group("api/v1")
+    func register(on router: Router<RemoteAddressContext>) {
+        // Failed authentications are rate-limited per remote address (AuthenticationThrottle).
+        let group = router.group("api/v1").add(middleware: AuthenticationThrottleMiddleware(throttle: throttle))
         group.get("devices") { request, _ in try await listDevices(request) }
         group.get("devices/:device") { request, context in
             _ = try await authenticator.authorize(request, minimum: .readOnly)
@@ -126,7 +129,7 @@ struct DeviceRoutes: Sendable {
         return try jsonResponse(Body(devices: devices.map(DeviceSummary.init), total: total, next: devices.count == limit ? devices.last?.id : nil))
     }
 
-    func updateTags(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func updateTags(_ request: Request, _ context: RemoteAddressContext) async throws -> Response {
         let token = try await authenticator.authorize(request, minimum: .operator_)
         let device = try await device(context)
         struct Body: Decodable {
@@ -142,7 +145,7 @@ struct DeviceRoutes: Sendable {
         }
     }
 
-    func createTask(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func createTask(_ request: Request, _ context: RemoteAddressContext) async throws -> Response {
         let token = try await authenticator.authorize(request, minimum: .operator_)
         let device = try await device(context)
         struct Body: Decodable {
@@ -169,7 +172,7 @@ struct DeviceRoutes: Sendable {
         return try jsonResponse(summary, status: task.state.isFinal ? .ok : .accepted)
     }
 
-    func setCredentials(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func setCredentials(_ request: Request, _ context: RemoteAddressContext) async throws -> Response {
         let token = try await authenticator.authorize(request, minimum: .admin)
         let device = try await device(context)
         struct Body: Decodable {
@@ -191,12 +194,12 @@ struct DeviceRoutes: Sendable {
 
     // MARK: Helpers
 
-    func device(_ context: BasicRequestContext) async throws -> Device {
+    func device(_ context: RemoteAddressContext) async throws -> Device {
         try await Self.device(context, registry: registry)
     }
 
     /// The device the `{device}` path parameter names: registry id, CWMP DeviceId or endpoint ID.
-    static func device(_ context: BasicRequestContext, registry: any RegistryStore) async throws -> Device {
+    static func device(_ context: RemoteAddressContext, registry: any RegistryStore) async throws -> Device {
         let text = context.parameters.get("device")?.removingPercentEncoding ?? ""
         let identifier: DeviceIdentifier
         do { identifier = try DeviceIdentifier(parsing: text) } catch { throw APIError(.badRequest, error.message) }
@@ -204,7 +207,7 @@ struct DeviceRoutes: Sendable {
         return device
     }
 
-    func task(_ context: BasicRequestContext) async throws -> DeviceTask {
+    func task(_ context: RemoteAddressContext) async throws -> DeviceTask {
         guard let text = context.parameters.get("task"), let id = Int64(text) else { throw APIError(.badRequest, "task ids are numbers") }
         return try await task(id: id)
     }

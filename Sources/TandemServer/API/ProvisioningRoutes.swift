@@ -13,6 +13,7 @@ struct ProvisioningRoutes: Sendable {
     let registry: any RegistryStore
     let engine: ProvisioningEngine
     let authenticator: APIAuthenticator
+    let throttle: AuthenticationThrottle
 
     static let routes: [(method: HTTPRequest.Method, path: String, role: APIRole)] = [
         (.get, "/api/v1/policies", .readOnly),
@@ -31,8 +32,8 @@ struct ProvisioningRoutes: Sendable {
         var text: String
     }
 
-    func register(on router: Router<BasicRequestContext>) {
-        let group = router.group("api/v1")
+    func register(on router: Router<RemoteAddressContext>) {
+        let group = router.group("api/v1").add(middleware: AuthenticationThrottleMiddleware(throttle: throttle))
         group.get("policies") { request, _ in
             _ = try await authenticator.authorize(request, minimum: .readOnly)
             struct Current: Encodable {

@@ -6,15 +6,7 @@ import Logging
 import NIOCore
 
 /// A request context that knows the peer's address, for the event log.
-struct CWMPRequestContext: RequestContext, RemoteAddressRequestContext {
-    var coreContext: CoreRequestContextStorage
-    let remoteAddress: SocketAddress?
-
-    init(source: ApplicationRequestContextSource) {
-        coreContext = .init(source: source)
-        remoteAddress = source.channel.remoteAddress
-    }
-}
+typealias CWMPRequestContext = RemoteAddressContext
 
 /// The HTTP side of the ACS: where CPEs POST their SOAP envelopes (TR-069 3.4).
 struct CWMPRoutes: Sendable {
@@ -22,6 +14,8 @@ struct CWMPRoutes: Sendable {
     let authenticator: CPEAuthenticator
     let maxBodyBytes: Int
     let logger: Logger
+    /// Failed authentications per address (`cwmp.maxFailedAuthenticationsPerMinute`).
+    let throttle: AuthenticationThrottle
 
     static let cookieName = "session"
 
@@ -37,10 +31,14 @@ struct CWMPRoutes: Sendable {
         var sessionOpen = false
         if let cookie { sessionOpen = await sessions.isOpen(cookie) }
         if !sessionOpen {
+            let address = context.remoteAddress?.throttleKey ?? "unknown"
+            if let wait = await throttle.retryAfter(address) { return AuthenticationThrottle.tooManyRequests(retryAfter: wait) }
             switch await authenticator.authenticate(authorization: request.headers[.authorization], method: "POST") {
             case .accepted(let username):
                 user = username
             case .challenge(let values):
+                // The first 401 of a Digest exchange is no failure; wrong credentials are.
+                if request.headers[.authorization] != nil { await throttle.recordFailure(address) }
                 var headers = HTTPFields()
                 for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
                 return Response(status: .unauthorized, headers: headers)

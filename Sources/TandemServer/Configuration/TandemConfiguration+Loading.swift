@@ -54,13 +54,14 @@ extension TandemConfiguration {
     }
 
     private mutating func apply(_ reader: JSONObjectReader) throws(ConfigurationError) {
-        try reader.checkKeys(["dataDirectory", "log", "cwmp", "api", "usp", "policyFile", "provisioning"])
+        try reader.checkKeys(["dataDirectory", "log", "cwmp", "api", "usp", "policyFile", "provisioning", "tls"])
         if let section = try reader.object("provisioning") {
             try section.checkKeys(["migrationTickSeconds", "maxRoundsPerContact", "retrySeconds"])
             if let seconds = try section.integer("migrationTickSeconds", in: 1...3600) { provisioning.migrationTickSeconds = Double(seconds) }
             if let rounds = try section.integer("maxRoundsPerContact", in: 1...32) { provisioning.maxRoundsPerContact = rounds }
             if let seconds = try section.integer("retrySeconds", in: 1...86_400) { provisioning.retrySeconds = seconds }
         }
+        try applyTLS(reader)
         if let value = try reader.string("dataDirectory") { dataDirectory = value }
         if let policy = try reader.optionalString("policyFile") { policyFile = policy }
         if let log = try reader.object("log") {
@@ -74,8 +75,8 @@ extension TandemConfiguration {
         }
         if let section = try reader.object("cwmp") {
             try section.checkKeys([
-                "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor",
-                "connectionRequest",
+                "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor", "clientCertificates",
+                "maxFailedAuthenticationsPerMinute", "connectionRequest",
             ])
             if let request = try section.object("connectionRequest") {
                 try request.checkKeys(["usernameTemplate", "passwordTemplate"])
@@ -99,10 +100,12 @@ extension TandemConfiguration {
             if let sessions = try section.integer("maxConcurrentSessions", in: 1...10_000_000) { cwmp.maxConcurrentSessions = sessions }
             if let batch = try section.integer("getBatchSize", in: 1...10_000) { cwmp.getBatchSize = batch }
             if let classes = try section.stringArray("omitXMLDeclarationFor") { cwmp.omitXMLDeclarationFor = classes }
+            if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { cwmp.maxFailedAuthenticationsPerMinute = failures }
         }
         if let section = try reader.object("api") {
-            try section.checkKeys(["listen"])
+            try section.checkKeys(["listen", "maxFailedAuthenticationsPerMinute"])
             if let listen = try section.address("listen") { api.listen = listen }
+            if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { api.maxFailedAuthenticationsPerMinute = failures }
         }
         if let section = try reader.object("usp") {
             try section.checkKeys(["endpointId", "websocket", "mqtt", "stomp", "baselinePaths", "valueChangePaths", "requestTimeoutSeconds"])
@@ -111,12 +114,12 @@ extension TandemConfiguration {
             if let paths = try section.stringArray("valueChangePaths") { usp.valueChangePaths = paths }
             if let seconds = try section.integer("requestTimeoutSeconds", in: 1...3600) { usp.requestTimeoutSeconds = seconds }
             if let ws = try section.object("websocket") {
-                try ws.checkKeys(["listen", "path"])
+                try ws.checkKeys(["listen", "path", "dialTLS"])
                 if ws.isNull("listen") { usp.webSocketListen = nil } else if let listen = try ws.address("listen") { usp.webSocketListen = listen }
                 if let path = try ws.string("path") { usp.webSocketPath = path }
             }
             if let mqtt = try section.object("mqtt") {
-                try mqtt.checkKeys(["broker", "topic"])
+                try mqtt.checkKeys(["broker", "topic", "tls"])
                 if let broker = try mqtt.optionalString("broker") {
                     do { usp.mqttBroker = try BrokerURL(parsing: broker, schemes: ["mqtt": 1883, "mqtts": 8883]) } catch {
                         throw error.at(key: mqtt.key("broker"), source: nil)
@@ -125,7 +128,7 @@ extension TandemConfiguration {
                 if let topic = try mqtt.string("topic") { usp.mqttTopic = topic }
             }
             if let stomp = try section.object("stomp") {
-                try stomp.checkKeys(["broker", "destination"])
+                try stomp.checkKeys(["broker", "destination", "tls"])
                 if let broker = try stomp.optionalString("broker") {
                     do { usp.stompBroker = try BrokerURL(parsing: broker, schemes: ["stomp": 61613, "stomps": 61614]) } catch {
                         throw error.at(key: stomp.key("broker"), source: nil)
@@ -138,6 +141,7 @@ extension TandemConfiguration {
 
     /// Checks that hold across keys. Called after the file and again after command-line overrides.
     public func validate(source: String? = nil) throws(ConfigurationError) {
+        try validateTLS(source: source)
         guard !dataDirectory.isEmpty else { throw ConfigurationError(key: "dataDirectory", source: source, "must not be empty") }
         do { _ = try EndpointID(usp.endpointID) } catch {
             throw ConfigurationError(key: "usp.endpointId", source: source, error.message)
@@ -187,7 +191,7 @@ extension TandemConfiguration {
 }
 
 /// Typed access to one JSON object of the configuration, remembering its dotted key.
-private enum JSONValue: Decodable {
+enum JSONValue: Decodable {
     case null, bool(Bool), number(Double), string(String), array([JSONValue]), object([String: JSONValue])
 
     init(from decoder: any Decoder) throws {
@@ -208,7 +212,7 @@ private enum JSONValue: Decodable {
     }
 }
 
-private struct JSONObjectReader {
+struct JSONObjectReader {
     let values: [String: JSONValue]
     let prefix: String
 
@@ -241,6 +245,12 @@ private struct JSONObjectReader {
     func optionalString(_ name: String) throws(ConfigurationError) -> String? {
         if isNull(name) { return nil }
         return try string(name)
+    }
+
+    func bool(_ name: String) throws(ConfigurationError) -> Bool? {
+        guard let value = values[name] else { return nil }
+        guard case .bool(let flag) = value else { throw ConfigurationError(key: key(name), "must be true or false") }
+        return flag
     }
 
     func integer(_ name: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {

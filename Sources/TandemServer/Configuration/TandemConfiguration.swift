@@ -13,6 +13,9 @@ public struct TandemConfiguration: Hashable, Sendable {
     public var cwmp = CWMP()
     public var api = API()
     public var usp = USP()
+    /// `tls`: the certificate every HTTP listener (CWMP, REST API, USP WebSocket) serves; see
+    /// TandemConfiguration+TLS.swift.
+    public var tls = ServerTLS()
 
     /// `policyFile`: the provisioning and migration policy file (YAML or JSON); none by default.
     public var policyFile: String?
@@ -58,12 +61,20 @@ public struct TandemConfiguration: Hashable, Sendable {
         /// Connection Requests to devices without stored ones (same placeholders as `cwmp.auth`).
         public var connectionRequestUsernameTemplate: String?
         public var connectionRequestPasswordTemplate: String?
+        /// `cwmp.maxFailedAuthenticationsPerMinute`: failed CPE authentications one address may make
+        /// in a minute before it gets 429 (high: CPEs share addresses behind carrier-grade NAT).
+        public var maxFailedAuthenticationsPerMinute = 100
+        /// `cwmp.clientCertificates`: CPE client certificates over HTTPS (TR-069 3.4.4).
+        public var clientCertificates = ClientCertificates()
     }
 
     /// The REST API (and `/healthz`, `/metrics`).
     public struct API: Hashable, Sendable {
         /// `api.listen`: where the REST API listens; loopback by default.
         public var listen = ListenAddress(host: "127.0.0.1", port: 8080)
+        /// `api.maxFailedAuthenticationsPerMinute`: failed token checks one address may make in a
+        /// minute before it gets 429 with Retry-After.
+        public var maxFailedAuthenticationsPerMinute = 10
     }
 
     /// The USP (TR-369) controller.
@@ -88,6 +99,11 @@ public struct TandemConfiguration: Hashable, Sendable {
         public var valueChangePaths: [String] = []
         /// `usp.requestTimeoutSeconds`: how long a request waits for its response (msg_id correlation).
         public var requestTimeoutSeconds = 30
+        /// `usp.mqtt.tls`, `usp.stomp.tls`: CA and client certificate towards the brokers (with
+        /// `mqtts://` / `stomps://`); `usp.websocket.dialTLS`: the same for `wss://` agents.
+        public var mqttTLS = ClientTLS()
+        public var stompTLS = ClientTLS()
+        public var webSocketDialTLS = ClientTLS()
     }
 }
 
