@@ -33,6 +33,7 @@ import Testing
                     // A fresh task each time, so that cancel and retry find one in a state they accept.
                     let task = try await fixture.server.registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "t")
                     let uri = route.path.replacingOccurrences(of: "{device}", with: "\(device.id)").replacingOccurrences(of: "{task}", with: "\(task.id)")
+                        .replacingOccurrences(of: "{migration}", with: "m")
                     let response = try await client.execute(
                         uri: uri, method: HTTPRequest.Method(route.method)!, headers: APITests.auth(fixture.tokens[role]), body: ByteBuffer(string: "{}"))
                     let allowed = order.firstIndex(of: role)! >= order.firstIndex(of: needed)!
