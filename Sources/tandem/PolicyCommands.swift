@@ -49,10 +49,7 @@ extension Tandem {
         @OptionGroup var remote: RemoteOptions
 
         func run() async throws {
-            let text = try PolicyFile.read(file)
-            _ = try PolicyFile.load(file)
-            let client = try remote.client()
-            let report = try await client.call(.POST, "/api/v1/policies/plan", body: ["fileName": file, "text": text]) as? [String: Any] ?? [:]
+            let report = try await PolicyFile.send(file, .POST, "/api/v1/policies/plan", remote)
             if remote.json { printJSON(report); return }
             let policies = report["policies"] as? [[String: Any]] ?? []
             print(TextFormat.table(
@@ -80,10 +77,7 @@ extension Tandem {
         @OptionGroup var remote: RemoteOptions
 
         func run() async throws {
-            let text = try PolicyFile.read(file)
-            _ = try PolicyFile.load(file)
-            let client = try remote.client()
-            let report = try await client.call(.PUT, "/api/v1/policies", body: ["fileName": file, "text": text]) as? [String: Any] ?? [:]
+            let report = try await PolicyFile.send(file, .PUT, "/api/v1/policies", remote)
             if remote.json { printJSON(report); return }
             print("applied \(file) as document \(report["document"] ?? "?"): \(report["policies"] ?? 0) policy(ies), \(report["migrations"] ?? 0) migration(s); "
                 + "\(report["tasksQueued"] ?? 0) task(s) queued on \(report["devicesQueued"] ?? 0) device(s)")
@@ -151,6 +145,14 @@ enum PolicyFile {
             printError("tandem: cannot read \(file): \(error.localizedDescription)")
             throw TandemExit.usage
         }
+    }
+
+    /// Validates the file locally (errors with positions, exit 2), then sends it to the API.
+    static func send(_ file: String, _ method: HTTPMethod, _ path: String, _ remote: RemoteOptions) async throws -> [String: Any] {
+        let text = try read(file)
+        _ = try load(file)
+        let client = try remote.client()
+        return try await client.call(method, path, body: ["fileName": file, "text": text]) as? [String: Any] ?? [:]
     }
 
     /// The document, or every error on standard error (file:line:column: message) and exit 2.

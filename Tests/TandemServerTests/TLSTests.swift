@@ -171,7 +171,7 @@ import USPAgentSimulator
             try await Task.sleep(for: .milliseconds(500))
             group.addTask { try await agent.run() }
             defer { group.cancelAll() }
-            #expect(try await USPControllerLiveTests.eventually(.seconds(20)) { await agent.subscriptionIDs().count == 2 }, "broker log: \(broker.log)")
+            #expect(try await USPControllerLiveTests.eventually(.seconds(60)) { await agent.subscriptionIDs().count == 2 }, "broker log: \(broker.log)")
             let device = try #require(try await server.registry.device(try DeviceIdentifier(parsing: "os::00D09E-MQTTS1")))
             #expect(device.connection["mtp"] == "mqtt")
         }
