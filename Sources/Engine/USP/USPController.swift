@@ -77,11 +77,7 @@ public actor USPController: Service {
         await cancelWhenGracefulShutdown {
             await withDiscardingTaskGroup { group in
                 for transport in self.transports.values {
-                    group.addTask {
-                        for await event in transport.events {
-                            await self.handle(event, transport: transport.name)
-                        }
-                    }
+                    group.addTask { await self.consume(transport) }
                 }
                 group.addTask {
                     // Work that awaits agents' answers runs beside the event loops, never inside them:
@@ -95,6 +91,47 @@ public actor USPController: Service {
             }
         }
         workContinuation.finish()
+    }
+
+    /// Most lanes one transport keeps; past it, records of new peers are handled in the loop itself.
+    static let maximumLanes = 4096
+
+    /// One transport's events. Records of different peers are handled side by side, each peer's in
+    /// order (one lane per MTP address): one slow registry write or broker round trip no longer
+    /// holds back every other agent behind the same broker connection.
+    private nonisolated func consume(_ transport: any MessageTransport) async {
+        await withDiscardingTaskGroup { lanes in
+            var open: [String: AsyncStream<TransportEvent>.Continuation] = [:]
+            for await event in transport.events {
+                switch event {
+                case .record(let inbound):
+                    let key = inbound.replyTo.destination
+                    if let lane = open[key] {
+                        lane.yield(event)
+                    } else if open.count < Self.maximumLanes {
+                        let (stream, lane) = AsyncStream.makeStream(of: TransportEvent.self, bufferingPolicy: .unbounded)
+                        open[key] = lane
+                        lanes.addTask {
+                            for await queued in stream { await self.handle(queued, transport: transport.name) }
+                        }
+                        lane.yield(event)
+                    } else {
+                        await handle(event, transport: transport.name)
+                    }
+                case .peerDisconnected(let address):
+                    // After the peer's last records, in its lane; then the lane ends.
+                    if let lane = open.removeValue(forKey: address.destination) {
+                        lane.yield(event)
+                        lane.finish()
+                    } else {
+                        await handle(event, transport: transport.name)
+                    }
+                default:
+                    await handle(event, transport: transport.name)
+                }
+            }
+            for lane in open.values { lane.finish() }
+        }
     }
 
     // MARK: Queries
