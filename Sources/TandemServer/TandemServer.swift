@@ -63,6 +63,7 @@ public struct TandemServer: Sendable {
         var sessionConfiguration = CWMPSessionManager.Configuration()
         sessionConfiguration.session.sessionTimeout = .seconds(configuration.cwmp.sessionTimeoutSeconds)
         sessionConfiguration.maxConcurrentSessions = configuration.cwmp.maxConcurrentSessions
+        sessionConfiguration.retryAfterSeconds = configuration.cwmp.retryAfterSeconds
         sessionConfiguration.decoder.maximumMessageBytes = configuration.cwmp.maxBodyBytes
         sessionConfiguration.planner = CWMPPlanner(getBatchSize: configuration.cwmp.getBatchSize)
         sessionConfiguration.omitXMLDeclarationFor = Set(configuration.cwmp.omitXMLDeclarationFor)

@@ -206,13 +206,13 @@ import Testing
     @Test func overloadRefusesNewSessionsButKeepsOpenOnes() async throws {
         let directory = temporaryDirectory()
         defer { remove(directory) }
-        let server = try makeServer(directory) { $0.cwmp.maxConcurrentSessions = 1 }
+        let server = try makeServer(directory) { $0.cwmp.maxConcurrentSessions = 1; $0.cwmp.retryAfterSeconds = 7 }
         try await server.makeCWMPApplication().test(.live) { client in
             let first = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
             #expect(first.status == .ok)
             let second = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-periodic-igd-1-1.xml"))
             #expect(second.status == .serviceUnavailable)
-            #expect(second.headers[.retryAfter] == "60")
+            #expect(second.headers[.retryAfter] == "7")
             let end = try await client.execute(uri: "/", method: .post, headers: Self.cookie(first), body: ByteBuffer())
             #expect(end.status == .noContent)
             let third = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-periodic-igd-1-1.xml"))
