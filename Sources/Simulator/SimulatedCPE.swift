@@ -165,6 +165,8 @@ public actor SimulatedCPE {
     var retryCount: UInt32 = 0
     var retryNotBefore: ContinuousClock.Instant?
     var postSession: [PostSessionAction] = []
+    var sessionInProgress = false
+    var eventsDuringSession: [CWMPEvent] = []
     /// Parameters with notification on that changed locally, for `4 VALUE CHANGE`.
     var changedParameters: [String] = []
     var bootDate = Date()
@@ -347,6 +349,9 @@ public actor SimulatedCPE {
     func connectionRequestRefused() { connectionRequestsRefused += 1 }
 
     func addEvents(_ events: [CWMPEvent]) {
+        // An event raised during a session was not in that session's Inform: it must survive the
+        // session's end even when an equal event was sent in it.
+        if sessionInProgress { eventsDuringSession += events }
         for event in events where !pendingEvents.contains(event) {
             // Single events appear once; `M` events once per CommandKey.
             if !event.code.isMethodSpecific, pendingEvents.contains(where: { $0.code == event.code }) { continue }
@@ -433,9 +438,13 @@ public actor SimulatedCPE {
             }
             if cwmpEnabled, !pendingEvents.isEmpty || !undelivered.isEmpty, retryNotBefore.map({ $0 <= now }) ?? true {
                 try await gate?.acquire()
+                sessionInProgress = true
+                eventsDuringSession = []
                 let record = await performSession(client: client)
+                sessionInProgress = false
                 gate?.release()
                 settle(record)
+                if case .completed = record.outcome, !eventsDuringSession.isEmpty { addEvents(eventsDuringSession) }
                 try await runPostSessionActions()
                 continue
             }
