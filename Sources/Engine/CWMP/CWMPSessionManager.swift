@@ -455,15 +455,16 @@ public actor CWMPSessionManager {
             // What the responses taught (values, vanished instances, deleted objects) is stored in the
             // same transaction that completes the task.
             let result = progress.aliased ? PathAliases.toTR181(progress.result) : progress.result
-            try await registry.completeTask(
-                id: tag.taskID, result: result, parameters: progress.parameters, replacingSubtrees: progress.replacedSubtrees,
-                removingSubtrees: progress.removedObjects, at: now)
             if case .cancelTransfer(let key) = progress.operation, let cancelled = TaskCommandKey.taskID(in: key),
                 try await registry.task(id: cancelled)?.deviceID == sessions[id]?.deviceID
             {
-                // The CPE dropped the transfer: its task will see no TransferComplete.
+                // The CPE dropped the transfer: its task will see no TransferComplete. Settled first,
+                // so that whoever sees the cancel done sees the transfer's task cancelled.
                 _ = try await registry.cancelTask(id: cancelled, actor: "task \(tag.taskID)", at: now)
             }
+            try await registry.completeTask(
+                id: tag.taskID, result: result, parameters: progress.parameters, replacingSubtrees: progress.replacedSubtrees,
+                removingSubtrees: progress.removedObjects, at: now)
         } catch {
             logger.error("cannot complete task", metadata: ["task": "\(tag.taskID)", "error": "\(error)"])
         }
