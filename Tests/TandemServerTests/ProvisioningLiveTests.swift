@@ -71,7 +71,7 @@ import USPAgentSimulator
                 mtp: .webSocket(url: "ws://127.0.0.1:\(wsPort)/usp"))
             group.addTask { try await agent.run() }
 
-            #expect(try await USPControllerLiveTests.eventually(.seconds(30)) { try await server.registry.countDevices(matching: DeviceFilter()) == 4 })
+            #expect(try await USPControllerLiveTests.eventually(.seconds(60)) { try await server.registry.countDevices(matching: DeviceFilter()) == 4 })
             let devices = try await server.registry.devices(matching: DeviceFilter(), page: Page())
             for device in devices where device.cwmpDeviceID != nil {
                 try await server.registry.setCredentials(
@@ -92,18 +92,18 @@ import USPAgentSimulator
             let igd = try #require(tr098.device(serialNumber: tr098.configuration.serialNumber(at: 0)))
             #expect(cpes.count == 2)
             for cpe in cpes {
-                #expect(try await USPControllerLiveTests.eventually(.seconds(30)) {
+                #expect(try await USPControllerLiveTests.eventually(.seconds(60)) {
                     let interval = await cpe.value("Device.ManagementServer.PeriodicInformInterval")
                     let ntp = await cpe.value("Device.Time.NTPServer1")
                     return interval == .unsignedInt(900) && ntp == .string("ntp.tandem.test")
                 })
             }
-            #expect(try await USPControllerLiveTests.eventually(.seconds(30)) {
+            #expect(try await USPControllerLiveTests.eventually(.seconds(60)) {
                 let interval = await igd.value("InternetGatewayDevice.ManagementServer.PeriodicInformInterval")
                 let ntp = await igd.value("InternetGatewayDevice.Time.NTPServer1")
                 return interval == .unsignedInt(900) && ntp == .string("ntp.tandem.test")
             })
-            #expect(try await USPControllerLiveTests.eventually(.seconds(30)) {
+            #expect(try await USPControllerLiveTests.eventually(.seconds(60)) {
                 let interval = await agent.value("Device.ManagementServer.PeriodicInformInterval")
                 let ntp = await agent.value("Device.Time.NTPServer1")
                 return interval == "900" && ntp == "ntp.tandem.test"
@@ -113,11 +113,11 @@ import USPAgentSimulator
                 await cpe.dataModel().parameters(under: "Device.WiFi.SSID.")
                     .filter { $0.path.hasSuffix(".SSID") && $0.parameter.value == .string("tandem-guest") }.map(\.path)
             }
-            #expect(try await USPControllerLiveTests.eventually(.seconds(30)) { await guestSSIDs(cpes[0]).count == 1 })
+            #expect(try await USPControllerLiveTests.eventually(.seconds(60)) { await guestSSIDs(cpes[0]).count == 1 })
             let guestPath = try #require(await guestSSIDs(cpes[0]).first)
             #expect(await cpes[0].value(String(guestPath.dropLast("SSID".count)) + "Enable") == .boolean(true))
             #expect(await guestSSIDs(cpes[1]).isEmpty)
-            #expect(try await USPControllerLiveTests.eventually(.seconds(30)) {
+            #expect(try await USPControllerLiveTests.eventually(.seconds(60)) {
                 let instances = await agent.instances(of: "Device.WiFi.SSID.")
                 var guests = 0
                 for instance in instances where await agent.value(instance + "SSID") == "tandem-guest" {
@@ -127,7 +127,7 @@ import USPAgentSimulator
             })
 
             // The registry reports every policy converged on every device it selects.
-            let converged = try await USPControllerLiveTests.eventually(.seconds(30)) {
+            let converged = try await USPControllerLiveTests.eventually(.seconds(60)) {
                 let counts = try await server.registry.policyStatusCounts()
                 return counts["basics"] == [.converged: 4] && counts["guest-wifi"] == [.converged: 2]
             }
