@@ -118,7 +118,11 @@ public actor ProvisioningEngine: DeviceContactObserver {
     public func deviceIdle(deviceID: Int64, over protocol: ManagementProtocol) async -> Bool {
         let now = Date()
         if await migrations.deviceIdle(deviceID: deviceID, over: `protocol`, now: now) { return true }
-        guard !document.policies.isEmpty, var contact = contacts[deviceID] else { return false }
+        guard !document.policies.isEmpty else { return false }
+        guard var contact = contacts[deviceID] else {
+            await settle(deviceID: deviceID, now: now)
+            return false
+        }
         guard contact.rounds < configuration.maxRoundsPerContact else {
             contacts[deviceID] = nil
             await markUnsettled(deviceID: deviceID, now: now)
@@ -194,6 +198,35 @@ public actor ProvisioningEngine: DeviceContactObserver {
         }
         try await registry.savePolicyStatuses(changed)
         return planned.count
+    }
+
+    /// Outside a contact's rounds (work queued on demand ran later): policies still marked pending
+    /// whose desired state now holds become converged. It never queues work, so it cannot cycle.
+    private func settle(deviceID: Int64, now: Date) async {
+        while !inRound.insert(deviceID).inserted { try? await Task.sleep(for: .milliseconds(2)) }
+        defer { inRound.remove(deviceID) }
+        guard let statuses = try? await registry.policyStatuses(deviceID: deviceID), statuses.contains(where: { $0.state == .pending }),
+            let device = try? await registry.device(.registryID(deviceID)),
+            let parameters = try? await registry.parameters(deviceID: deviceID, under: ""),
+            let open = try? await registry.tasks(deviceID: deviceID, states: [.queued, .running])
+        else { return }
+        let facts = DeviceFacts(device: device, parameters: parameters)
+        let pending = statuses.filter { status in
+            status.state == .pending && !open.contains { $0.origin == Self.actorPrefix + status.policy }
+        }
+        let policies = document.policies.filter { policy in pending.contains { $0.policy == policy.name } && policy.selector.matches(facts) }
+        let planned = Set(DesiredStatePlanner.plan(policies, for: facts).map(\.policy))
+        let converged = pending.filter { status in policies.contains { $0.name == status.policy } && !planned.contains(status.policy) }
+            .map { status -> PolicyStatus in
+                var status = status
+                status.state = .converged
+                status.attempts = 0
+                status.lastFault = nil
+                status.nextAttemptAt = nil
+                status.updatedAt = now
+                return status
+            }
+        try? await registry.savePolicyStatuses(converged)
     }
 
     private func markUnsettled(deviceID: Int64, now: Date) async {
