@@ -95,13 +95,14 @@ struct STOMPTransportLiveTests {
         let proxy = try await TCPProxy.start(upstreamHost: broker.host, upstreamPort: broker.port)
         let queue = TestSTOMPBroker.uniqueQueue("idle")
         var configuration = TestSTOMPBroker.configuration(host: "127.0.0.1", port: proxy.port, endpointID: "self::idle", destination: queue)
-        // ActiveMQ drops a client that promises heart-beats every 250 ms and goes quiet; the transport
-        // drops a broker that does the same. Neither may happen over 2 s of silence.
-        configuration.heartBeat = .init(outgoing: .milliseconds(250), incoming: .milliseconds(250))
-        configuration.heartBeatTolerance = 3
+        // ActiveMQ drops a client that promises heart-beats every 500 ms and goes quiet; the transport
+        // drops a broker that does the same. Neither may happen over 4 s of silence. (The tolerance
+        // allows for a JVM broker pausing on a loaded 2-core machine.)
+        configuration.heartBeat = .init(outgoing: .milliseconds(500), incoming: .milliseconds(500))
+        configuration.heartBeatTolerance = 6
         try await withRunningTransports([configuration]) { transports, recorders in
             await recorders[0].wait(for: "link up") { $0.linkUpCount == 1 }
-            try await Task.sleep(for: .seconds(2))
+            try await Task.sleep(for: .seconds(4))
             #expect(await recorders[0].linkDownReasons == [])
             #expect(proxy.acceptedCount == 1)
             // Still usable: a record to itself.
