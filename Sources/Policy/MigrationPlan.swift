@@ -139,16 +139,3 @@ public struct MaintenanceWindow: Hashable, Sendable, CustomStringConvertible {
         return h * 60 + m
     }
 }
-
-extension Substring {
-    fileprivate func trimmingCharacters(in set: Set<Character>) -> Substring {
-        var s = self
-        while let first = s.first, set.contains(first) { s = s.dropFirst() }
-        while let last = s.last, set.contains(last) { s = s.dropLast() }
-        return s
-    }
-}
-
-extension Set where Element == Character {
-    fileprivate static let whitespaces: Set<Character> = [" ", "\t"]
-}

@@ -150,8 +150,8 @@ public struct PolicyLoader {
             let url = firmware["url"].flatMap { string($0) }
             if version == nil { fail(at: node, "firmware needs \"version:\"") }
             if url == nil { fail(at: node, "firmware needs \"url:\"") }
-            if let urlNode = firmware["url"], let url, FileTransfer(kind: .firmware, url: url).validationMessage != nil {
-                fail(at: urlNode, FileTransfer(kind: .firmware, url: url).validationMessage!)
+            if let urlNode = firmware["url"], let url, let problem = FileTransfer(kind: .firmware, url: url).validationMessage {
+                fail(at: urlNode, problem)
             }
             let size = firmware["fileSize"].flatMap { integer($0) }.flatMap(UInt32.init(exactly:))
             if let version, let url {

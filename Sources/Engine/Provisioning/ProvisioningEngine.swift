@@ -144,7 +144,7 @@ public actor ProvisioningEngine: DeviceContactObserver {
     /// One round for one device: plans against the registry, queues the operations, records each
     /// policy's state. Returns the number of tasks queued.
     func round(device: Device, triggers: Set<PolicyTrigger>, now: Date) async throws -> Int {
-        while !inRound.insert(device.id).inserted { try await Task.sleep(for: .milliseconds(2)) }
+        await enterRound(device.id)
         defer { inRound.remove(device.id) }
         let facts = DeviceFacts(device: device, parameters: try await registry.parameters(deviceID: device.id, under: ""))
         let selected = document.policies.filter { !$0.triggers.isDisjoint(with: triggers) && $0.selector.matches(facts) }
@@ -182,13 +182,10 @@ public actor ProvisioningEngine: DeviceContactObserver {
             if planning.contains(policy.name) {
                 // A retry after a fault keeps its attempt count until it converges.
                 status.state = .pending
+                status.updatedAt = now
             } else {
-                status.state = .converged
-                status.attempts = 0
-                status.lastFault = nil
-                status.nextAttemptAt = nil
+                status.markConverged(at: now)
             }
-            status.updatedAt = now
             changed.append(status)
         }
         for item in planned {
@@ -203,7 +200,7 @@ public actor ProvisioningEngine: DeviceContactObserver {
     /// Outside a contact's rounds (work queued on demand ran later): policies still marked pending
     /// whose desired state now holds become converged. It never queues work, so it cannot cycle.
     private func settle(deviceID: Int64, now: Date) async {
-        while !inRound.insert(deviceID).inserted { try? await Task.sleep(for: .milliseconds(2)) }
+        await enterRound(deviceID)
         defer { inRound.remove(deviceID) }
         guard let statuses = try? await registry.policyStatuses(deviceID: deviceID), statuses.contains(where: { $0.state == .pending }),
             let device = try? await registry.device(.registryID(deviceID)),
@@ -219,14 +216,15 @@ public actor ProvisioningEngine: DeviceContactObserver {
         let converged = pending.filter { status in policies.contains { $0.name == status.policy } && !planned.contains(status.policy) }
             .map { status -> PolicyStatus in
                 var status = status
-                status.state = .converged
-                status.attempts = 0
-                status.lastFault = nil
-                status.nextAttemptAt = nil
-                status.updatedAt = now
+                status.markConverged(at: now)
                 return status
             }
         try? await registry.savePolicyStatuses(converged)
+    }
+
+    /// Waits until no other round of the device runs, then claims it (released with `inRound.remove`).
+    private func enterRound(_ deviceID: Int64) async {
+        while !inRound.insert(deviceID).inserted { try? await Task.sleep(for: .milliseconds(2)) }
     }
 
     private func markUnsettled(deviceID: Int64, now: Date) async {
@@ -283,6 +281,17 @@ public actor ProvisioningEngine: DeviceContactObserver {
         case .download(let transfer): "download firmware \(transfer.url)"
         default: operation.name
         }
+    }
+}
+
+extension PolicyStatus {
+    /// Nothing left to do: the retry bookkeeping of earlier faults is cleared.
+    mutating func markConverged(at now: Date) {
+        state = .converged
+        attempts = 0
+        lastFault = nil
+        nextAttemptAt = nil
+        updatedAt = now
     }
 }
 
