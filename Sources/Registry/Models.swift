@@ -176,6 +176,19 @@ public struct RegistryStatistics: Hashable, Sendable, Codable {
 }
 
 /// What an Inform tells the registry.
+/// What an Inform left in the registry that the session goes on with.
+public struct RecordedInform: Sendable, Hashable {
+    /// The device's registry id.
+    public var id: Int64
+    /// The protocol it is managed over (nil only for a row that has none yet).
+    public var activeProtocol: ManagementProtocol?
+
+    public init(id: Int64, activeProtocol: ManagementProtocol?) {
+        self.id = id
+        self.activeProtocol = activeProtocol
+    }
+}
+
 public struct InformRecord: Sendable {
     public var identity: CWMPDeviceID
     public var details: DeviceDetails

@@ -16,7 +16,8 @@ public protocol RegistryStore: ProvisioningStore {
 
     /// Records an Inform in one transaction: the device row (created or linked), the parameters it
     /// carried, the event in the log; on `0 BOOTSTRAP`, first forgets every stored parameter.
-    func recordInform(_ inform: InformRecord, at: Date) async throws -> Device
+    /// Returns what a session needs of the row, not the whole row (the Inform hot path).
+    func recordInform(_ inform: InformRecord, at: Date) async throws -> RecordedInform
 
     /// Records a contact from a USP agent, linking it with an existing CWMP row when its `os::`/`ops::`
     /// ID, or the OUI and serial number it reports, match.

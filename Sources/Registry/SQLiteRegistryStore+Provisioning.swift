@@ -6,7 +6,7 @@ extension SQLiteRegistryStore {
     // MARK: Policy documents
 
     public func storePolicyDocument(fileName: String, text: String, actor: String, at: Date) async throws -> StoredPolicyDocument {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: "INSERT INTO policyDocument (fileName, text, appliedAt, actor) VALUES (?, ?, ?, ?)",
                 arguments: [fileName, text, at.timeIntervalSince1970, actor])
@@ -38,7 +38,7 @@ extension SQLiteRegistryStore {
 
     public func savePolicyStatuses(_ statuses: [PolicyStatus]) async throws {
         guard !statuses.isEmpty else { return }
-        try await pool.write { db in
+        try await write { db in
             for status in statuses {
                 let previous = try String.fetchOne(
                     db, sql: "SELECT state FROM policyStatus WHERE deviceId = ? AND policy = ?", arguments: [status.deviceID, status.policy])
@@ -95,7 +95,7 @@ extension SQLiteRegistryStore {
     }
 
     public func setMigrationStatus(name: String, state: MigrationStatus.State, reason: String?, actor: String, at: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             let previous = try String.fetchOne(db, sql: "SELECT status FROM migration WHERE name = ?", arguments: [name])
             try db.execute(
                 sql: """
@@ -142,7 +142,7 @@ extension SQLiteRegistryStore {
         let bindings = try Self.json(record.bindings)
         let created = try Self.json(record.created)
         let restore = try Self.json(record.restore.mapValues { ["type": $0.type.rawValue, "value": $0.lexical] })
-        try await pool.write { db in
+        try await write { db in
             try db.execute(
                 sql: """
                     INSERT INTO migrationDevice (migration, deviceId, state, wave, step, taskId, template, endpointId, bindings, created,
@@ -204,7 +204,7 @@ extension SQLiteRegistryStore {
     // MARK: Protocol
 
     public func setActiveProtocol(deviceID: Int64, _ protocol: ManagementProtocol, actor: String, at: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             let previous = try String.fetchOne(db, sql: "SELECT activeProtocol FROM device WHERE id = ?", arguments: [deviceID])
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             guard previous != `protocol`.rawValue else { return }

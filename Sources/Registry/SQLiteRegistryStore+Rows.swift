@@ -6,7 +6,7 @@ import TandemCore
 /// caller's transaction.
 extension SQLiteRegistryStore {
     static func deviceID(_ db: Database, identifier: String) throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT deviceId FROM deviceIdentifier WHERE value = ?", arguments: [identifier])
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT deviceId FROM deviceIdentifier WHERE value = ?"), arguments: [identifier])
     }
 
     /// A row with the same OUI and serial number (and product class, where both know one).
@@ -45,11 +45,11 @@ extension SQLiteRegistryStore {
     }
 
     static func apply(_ details: DeviceDetails, to id: Int64, adding proto: ManagementProtocol, db: Database) throws {
-        let current = try String.fetchOne(db, sql: "SELECT protocols FROM device WHERE id = ?", arguments: [id]) ?? ""
+        let current = try String.fetchOne(db.cachedStatement(sql: "SELECT protocols FROM device WHERE id = ?"), arguments: [id]) ?? ""
         var protocols = Set(current.split(separator: ",").compactMap { ManagementProtocol(rawValue: String($0)) })
         protocols.insert(proto)
         let connection = try details.connection.map { try json($0) }
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE device SET
                     protocols = ?,
@@ -61,7 +61,8 @@ extension SQLiteRegistryStore {
                     connectionRequestUrl = COALESCE(?, connectionRequestUrl),
                     connection = COALESCE(?, connection)
                 WHERE id = ?
-                """,
+                """
+        ).execute(
             arguments: [
                 protocols.map(\.rawValue).sorted().joined(separator: ","), details.manufacturer, details.modelName,
                 details.softwareVersion, details.hardwareVersion, details.dataModelRoot, details.connectionRequestURL,
@@ -72,14 +73,12 @@ extension SQLiteRegistryStore {
     static func addIdentifier(_ db: Database, _ value: String, kind: String, deviceID: Int64) throws {
         // An identifier already held by another row stays with it: the first registration wins, and
         // linking never silently moves a name between devices.
-        try db.execute(
-            sql: "INSERT OR IGNORE INTO deviceIdentifier (value, deviceId, kind) VALUES (?, ?, ?)",
-            arguments: [value, deviceID, kind])
+        try db.cachedStatement(sql: "INSERT OR IGNORE INTO deviceIdentifier (value, deviceId, kind) VALUES (?, ?, ?)")
+            .execute(arguments: [value, deviceID, kind])
     }
 
     static func insertEvent(_ db: Database, _ event: DeviceEvent) throws {
-        try db.execute(
-            sql: "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        try db.cachedStatement(sql: "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)").execute(
             arguments: [event.deviceID, event.at.timeIntervalSince1970, event.kind, event.summary, event.actor, try json(event.detail)])
     }
 
@@ -88,16 +87,20 @@ extension SQLiteRegistryStore {
     }
 
     static func fetchDevice(_ db: Database, id: Int64) throws -> Device? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id]) else { return nil }
         return device(from: row, tags: try tags(db, deviceIDs: [id])[id] ?? [])
     }
 
     static func tags(_ db: Database, deviceIDs: [Int64]) throws -> [Int64: [String]] {
         guard !deviceIDs.isEmpty else { return [:] }
         var result: [Int64: [String]] = [:]
-        let rows = try Row.fetchAll(
-            db, sql: "SELECT deviceId, tag FROM deviceTag WHERE deviceId IN (\(databaseQuestionMarks(count: deviceIDs.count))) ORDER BY tag",
-            arguments: StatementArguments(deviceIDs))
+        // One device (after every write that returns the device) is the common case: a cached statement.
+        let rows =
+            deviceIDs.count == 1
+            ? try Row.fetchAll(db.cachedStatement(sql: "SELECT deviceId, tag FROM deviceTag WHERE deviceId = ? ORDER BY tag"), arguments: [deviceIDs[0]])
+            : try Row.fetchAll(
+                db, sql: "SELECT deviceId, tag FROM deviceTag WHERE deviceId IN (\(databaseQuestionMarks(count: deviceIDs.count))) ORDER BY tag",
+                arguments: StatementArguments(deviceIDs))
         for row in rows { result[row["deviceId"], default: []].append(row["tag"]) }
         return result
     }

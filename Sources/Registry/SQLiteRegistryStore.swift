@@ -8,6 +8,8 @@ import TandemCore
 /// once"), which the composition root does.
 public final class SQLiteRegistryStore: RegistryStore {
     let pool: DatabasePool
+    /// Every write goes through it: concurrent writes share a transaction.
+    private let commits: GroupCommit
     /// The file this store writes.
     public let path: String
 
@@ -37,12 +39,19 @@ public final class SQLiteRegistryStore: RegistryStore {
             FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
+        self.commits = GroupCommit(pool: pool)
         self.path = path
         if let migration {
             try RegistryMigrations.migrator.migrate(pool, upTo: migration)
         } else {
             try RegistryMigrations.migrator.migrate(pool)
         }
+    }
+
+    /// Runs `updates` in a write transaction, possibly shared with other writes (``GroupCommit``);
+    /// returns once it has committed.
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await commits.write(updates)
     }
 
     /// Names of the migrations this database has applied, oldest first.
@@ -61,23 +70,24 @@ public final class SQLiteRegistryStore: RegistryStore {
     // MARK: Devices
 
     public func recordCWMPContact(_ identity: CWMPDeviceID, details: DeviceDetails, at: Date) async throws -> Device {
-        try await pool.write { db in
+        try await write { db in
             let id = try Self.upsertCWMPDevice(db, identity, details: details, at: at)
             return try Self.fetchDevice(db, id: id)!
         }
     }
 
-    public func recordInform(_ inform: InformRecord, at: Date) async throws -> Device {
-        try await pool.write { db in
+    public func recordInform(_ inform: InformRecord, at: Date) async throws -> RecordedInform {
+        try await write { db in
             let id = try Self.writeInform(db, inform, at: at)
-            return try Self.fetchDevice(db, id: id)!
+            let active = try String.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol FROM device WHERE id = ?"), arguments: [id])
+            return RecordedInform(id: id, activeProtocol: active.flatMap(ManagementProtocol.init(rawValue:)))
         }
     }
 
     /// Records many Informs in one transaction, each exactly as ``recordInform(_:at:)`` would: for
     /// bulk imports and the registry-scale benchmark, where one commit per device would dominate.
     public func recordInforms(_ informs: [InformRecord], at: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             for inform in informs { _ = try Self.writeInform(db, inform, at: at) }
         }
     }
@@ -107,7 +117,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         var linked = false
         if let id = deviceID {
             // Found through an identifier derived earlier: the row exists but had no CWMP side yet.
-            linked = try String.fetchOne(db, sql: "SELECT cwmpDeviceId FROM device WHERE id = ?", arguments: [id]) == nil
+            linked = try String.fetchOne(db.cachedStatement(sql: "SELECT cwmpDeviceId FROM device WHERE id = ?"), arguments: [id]) == nil
         } else {
             for endpoint in identity.derivedEndpointIDs {
                 if let found = try Self.deviceID(db, identifier: endpoint.lookupKey) {
@@ -119,13 +129,14 @@ public final class SQLiteRegistryStore: RegistryStore {
             linked = deviceID != nil
         }
         let id = try deviceID ?? Self.insertDevice(db, at: at)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 UPDATE device SET cwmpDeviceId = ?, oui = ?, productClass = ?, serialNumber = ?,
                     manufacturer = CASE WHEN ? = '' THEN manufacturer ELSE ? END,
                     activeProtocol = COALESCE(activeProtocol, 'cwmp'), lastContact = ?, updatedAt = ?
                 WHERE id = ?
-                """,
+                """
+        ).execute(
             arguments: [identity.canonical, identity.oui, identity.productClass, identity.serialNumber,
                         identity.manufacturer, identity.manufacturer, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
         try Self.apply(details, to: id, adding: .cwmp, db: db)
@@ -145,7 +156,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     // MARK: Credentials
 
     public func setCredentials(deviceID: Int64, purpose: CredentialPurpose, username: String, password: String, actor: String) async throws {
-        try await pool.write { db in
+        try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             try db.execute(
                 sql: """
@@ -178,7 +189,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func recordUSPContact(_ endpoint: EndpointID, identity: CWMPDeviceID?, details: DeviceDetails, at: Date) async throws -> Device {
-        try await pool.write { db in
+        try await write { db in
             var deviceID = try Self.deviceID(db, identifier: endpoint.lookupKey)
             var linked = false
             if let id = deviceID {
@@ -271,7 +282,7 @@ public final class SQLiteRegistryStore: RegistryStore {
                 throw RegistryError.invalidTag(tag)
             }
         }
-        return try await pool.write { db in
+        return try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             for tag in adding {
                 try db.execute(sql: "INSERT OR IGNORE INTO deviceTag (deviceId, tag) VALUES (?, ?)", arguments: [deviceID, tag])
@@ -291,7 +302,7 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func createToken(name: String, role: APIRole, secretHash: String, actor: String) async throws -> APIToken {
         guard !name.isEmpty, name.count <= 64, !name.contains(where: { $0.isWhitespace }) else { throw RegistryError.invalidTokenName(name) }
-        return try await pool.write { db in
+        return try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM apiToken WHERE name = ?)", arguments: [name]) == true {
                 throw RegistryError.tokenExists(name)
             }
@@ -314,7 +325,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func revokeToken(name: String, actor: String) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             let now = Date()
             try db.execute(sql: "UPDATE apiToken SET revokedAt = ? WHERE name = ? AND revokedAt IS NULL", arguments: [now.timeIntervalSince1970, name])
             guard db.changesCount > 0 else { return false }
@@ -333,7 +344,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     // MARK: Parameters
 
     public func storeParameters(deviceID: Int64, _ parameters: [StoredParameter], replacingSubtree: String?) async throws {
-        try await pool.write { db in
+        try await write { db in
             if let subtree = replacingSubtree {
                 try Self.removeSubtree(db, deviceID: deviceID, prefix: subtree, keeping: Set(parameters.map(\.path)))
             }
@@ -342,7 +353,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func removeParameters(deviceID: Int64, under prefix: String) async throws {
-        try await pool.write { db in try Self.removeSubtree(db, deviceID: deviceID, prefix: prefix, keeping: []) }
+        try await write { db in try Self.removeSubtree(db, deviceID: deviceID, prefix: prefix, keeping: []) }
     }
 
     public func parameters(deviceID: Int64, under prefix: String) async throws -> [StoredParameter] {
@@ -377,7 +388,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String, pinnedTo: ManagementProtocol?
     ) async throws -> DeviceTask {
         let encoded = try Self.json(operation)
-        return try await pool.write { db in
+        return try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             let now = Date().timeIntervalSince1970
             try db.execute(
@@ -428,7 +439,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')", arguments: [deviceID]) ?? false
         }
         guard anyQueued else { return nil }
-        return try await pool.write { db in
+        return try await write { db in
             let now = at.timeIntervalSince1970
             try db.execute(
                 sql: "UPDATE task SET state = 'expired', updatedAt = ? WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ?",
@@ -448,7 +459,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     ) async throws {
         let encoded = try Self.json(result)
         let kept = Set(parameters.map(\.path))
-        try await pool.write { db in
+        try await write { db in
             guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
@@ -465,7 +476,7 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func failTask(id: Int64, fault: Fault, retry: Bool, at: Date) async throws {
         let encoded = try Self.json(fault)
-        try await pool.write { db in
+        try await write { db in
             guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
@@ -479,7 +490,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func cancelTask(id: Int64, actor: String, at: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT deviceId, state FROM task WHERE id = ?", arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
@@ -495,7 +506,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     // MARK: Events
 
     public func appendEvent(_ event: DeviceEvent) async throws {
-        try await pool.write { db in try Self.insertEvent(db, event) }
+        try await write { db in try Self.insertEvent(db, event) }
     }
 
     public func events(deviceID: Int64?, limit: Int) async throws -> [DeviceEvent] {

@@ -146,14 +146,56 @@ public actor CWMPSessionManager {
 
     // MARK: HTTP
 
-    public func handle(_ exchange: CWMPExchange) async -> CWMPReply {
+    /// What arrived in one POST, decoded before the actor sees it.
+    enum Inbound: Sendable {
+        case emptyPost
+        case envelope(CWMPEnvelope)
+        case undecodable(CWMPDecodingError)
+    }
+
+    /// A reply whose SOAP body is encoded after the actor has let go of it.
+    struct PreparedReply: Sendable {
+        var reply: CWMPReply
+        var envelope: CWMPEnvelope?
+        var encoderOptions = CWMPEncoder.Options()
+
+        init(_ reply: CWMPReply) { self.reply = reply }
+
+        init(status: Int, envelope: CWMPEnvelope, options: CWMPEncoder.Options) {
+            reply = CWMPReply(status: status)
+            self.envelope = envelope
+            encoderOptions = options
+        }
+    }
+
+    /// One HTTP exchange of a CPE. Decoding and encoding (libxml2) run outside the actor, so the
+    /// sessions' shared state is held only for the state machine and the registry calls.
+    public nonisolated func handle(_ exchange: CWMPExchange) async -> CWMPReply {
+        let inbound: Inbound
+        if CWMPDecoder.isEmptyBody(exchange.body) {
+            inbound = .emptyPost
+        } else {
+            do {
+                inbound = .envelope(try decoder.decode(exchange.body, from: .cpe, encoding: exchange.charset))
+            } catch {
+                inbound = .undecodable(error)
+            }
+        }
+        var prepared = await process(exchange, inbound)
+        if let envelope = prepared.envelope {
+            prepared.reply.body = CWMPEncoder(options: prepared.encoderOptions).encode(envelope)
+        }
+        return prepared.reply
+    }
+
+    private func process(_ exchange: CWMPExchange, _ inbound: Inbound) async -> PreparedReply {
         let now = clock.now
         var sessionID = exchange.sessionID.flatMap { sessions[$0] == nil ? nil : $0 }
         var isNew = false
         if sessionID == nil {
             guard sessions.count < configuration.maxConcurrentSessions else {
                 // Overload: refuse new sessions, never the ones already accepted (GenieACS does the same).
-                return CWMPReply(status: 503, retryAfter: configuration.retryAfterSeconds)
+                return PreparedReply(CWMPReply(status: 503, retryAfter: configuration.retryAfterSeconds))
             }
             let id = Self.makeSessionID()
             sessions[id] = Session(machine: Machine(configuration: configuration.session), lastSeen: now)
@@ -164,29 +206,27 @@ public actor CWMPSessionManager {
         sessions[id]?.lastSeen = now
 
         let action: Machine.Action
-        if CWMPDecoder.isEmptyBody(exchange.body) {
+        switch inbound {
+        case .emptyPost:
             action = mutate(id) { $0.receivedEmptyPost(at: now) } ?? .nothing
-        } else {
-            do {
-                let envelope = try decoder.decode(exchange.body, from: .cpe, encoding: exchange.charset)
-                action = mutate(id) { $0.received(envelope, at: now) } ?? .nothing
-            } catch {
-                logger.notice("undecodable CWMP message", metadata: ["remote": "\(exchange.remoteAddress ?? "?")", "error": "\(error)"])
-                try? await registry.appendEvent(DeviceEvent(
-                    deviceID: sessions[id]?.deviceID, at: Date(), kind: "protocolError",
-                    summary: "undecodable CWMP message: \(error)", actor: "device",
-                    detail: ["remoteAddress": exchange.remoteAddress ?? ""]))
-                if sessions[id]?.deviceID == nil {
-                    // Nothing accepted yet: answer 400 and forget the half-opened session.
-                    removeSession(id)
-                    return CWMPReply(status: 400)
-                }
-                action = mutate(id) { $0.receivedUndecodable(error, at: now) } ?? .nothing
+        case .envelope(let envelope):
+            action = mutate(id) { $0.received(envelope, at: now) } ?? .nothing
+        case .undecodable(let error):
+            logger.notice("undecodable CWMP message", metadata: ["remote": "\(exchange.remoteAddress ?? "?")", "error": "\(error)"])
+            try? await registry.appendEvent(DeviceEvent(
+                deviceID: sessions[id]?.deviceID, at: Date(), kind: "protocolError",
+                summary: "undecodable CWMP message: \(error)", actor: "device",
+                detail: ["remoteAddress": exchange.remoteAddress ?? ""]))
+            if sessions[id]?.deviceID == nil {
+                // Nothing accepted yet: answer 400 and forget the half-opened session.
+                removeSession(id)
+                return PreparedReply(CWMPReply(status: 400))
             }
+            action = mutate(id) { $0.receivedUndecodable(error, at: now) } ?? .nothing
         }
-        var reply = await drive(id, action, exchange: exchange)
-        if isNew && sessions[id] != nil { reply.newSessionID = id }
-        return reply
+        var prepared = await drive(id, action, exchange: exchange)
+        if isNew && sessions[id] != nil { prepared.reply.newSessionID = id }
+        return prepared
     }
 
     /// Ends sessions idle past their deadline, requeueing what they held.
@@ -204,31 +244,31 @@ public actor CWMPSessionManager {
 
     // MARK: Driving the state machine
 
-    private func drive(_ id: String, _ first: Machine.Action, exchange: CWMPExchange?) async -> CWMPReply {
+    private func drive(_ id: String, _ first: Machine.Action, exchange: CWMPExchange?) async -> PreparedReply {
         var action = first
         while true {
             switch action {
             case .send(let envelope):
-                return CWMPReply(status: 200, body: encode(envelope, session: id))
+                return PreparedReply(status: 200, envelope: envelope, options: encoderOptions(session: id))
             case .sendAndClose(let envelope, let reason, let abandoned):
-                let body = encode(envelope, session: id)
+                let options = encoderOptions(session: id)
                 await requeue(abandoned, session: id, reason: "session closed: \(reason)")
                 removeSession(id)
-                return CWMPReply(status: 200, body: body)
+                return PreparedReply(status: 200, envelope: envelope, options: options)
             case .endSession:
                 await finishSession(id)
-                return CWMPReply(status: 204)
+                return PreparedReply(CWMPReply(status: 204))
             case .reject(let violation, let abandoned):
                 logger.notice("CWMP protocol violation", metadata: ["violation": "\(violation)"])
                 try? await registry.appendEvent(DeviceEvent(
                     deviceID: sessions[id]?.deviceID, at: Date(), kind: "protocolError", summary: "session rejected: \(violation)", actor: "device"))
                 await requeue(abandoned, session: id, reason: "protocol violation")
                 removeSession(id)
-                return CWMPReply(status: 400)
+                return PreparedReply(CWMPReply(status: 400))
             case .expired(let abandoned):
                 await requeue(abandoned, session: id, reason: "session timed out")
                 removeSession(id)
-                return CWMPReply(status: 204)
+                return PreparedReply(CWMPReply(status: 204))
             case .handleInform(let inform, let abandoned):
                 await requeue(abandoned, session: id, reason: "CPE started a new session")
                 action = await handleInform(inform, session: id, exchange: exchange)
@@ -250,7 +290,7 @@ public actor CWMPSessionManager {
                 action = mutate(id) { $0.resume(at: clock.now) } ?? .nothing
             case .wait, .nothing:
                 // Only timers produce these; an HTTP exchange always ends in a reply action.
-                return CWMPReply(status: 204)
+                return PreparedReply(CWMPReply(status: 204))
             }
         }
     }
@@ -528,10 +568,9 @@ public actor CWMPSessionManager {
     // MARK: Helpers
 
     private func mutate<T>(_ id: String, _ body: (inout Machine) -> T) -> T? {
-        guard var session = sessions[id] else { return nil }
-        let result = body(&session.machine)
-        sessions[id] = session
-        return result
+        // In place: copying the session out and back would copy the machine's buffers on write.
+        guard sessions[id] != nil else { return nil }
+        return body(&sessions[id]!.machine)
     }
 
     private func removeSession(_ id: String) {
@@ -539,10 +578,9 @@ public actor CWMPSessionManager {
         sessions[id] = nil
     }
 
-    private func encode(_ envelope: CWMPEnvelope, session id: String) -> [UInt8] {
+    private func encoderOptions(session id: String) -> CWMPEncoder.Options {
         let productClass = sessions[id]?.productClass ?? ""
-        let options = CWMPEncoder.Options(xmlDeclaration: !configuration.omitXMLDeclarationFor.contains(productClass))
-        return CWMPEncoder(options: options).encode(envelope)
+        return CWMPEncoder.Options(xmlDeclaration: !configuration.omitXMLDeclarationFor.contains(productClass))
     }
 
     private static func makeSessionID() -> String {

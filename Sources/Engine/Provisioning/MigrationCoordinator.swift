@@ -205,7 +205,8 @@ public actor MigrationCoordinator {
     /// Called when a device has no runnable work during a contact: moves its migration on.
     /// Returns true when it queued a task for the device.
     func deviceIdle(deviceID: Int64, over contact: ManagementProtocol, now: Date) async -> Bool {
-        guard busy.insert(deviceID).inserted else { return false }
+        // Without migrations in force there is nothing to advance: no registry read per idle device.
+        guard !document.migrations.isEmpty, busy.insert(deviceID).inserted else { return false }
         defer { busy.remove(deviceID) }
         var queued = false
         guard let records = try? await registry.migrationDevices(deviceID: deviceID) else { return false }

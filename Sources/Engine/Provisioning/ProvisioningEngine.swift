@@ -92,11 +92,18 @@ public actor ProvisioningEngine: DeviceContactObserver {
             if queued > 0 {
                 devices += 1
                 tasks += queued
+                // Later rounds (objects created by this one, then their settings) run when the
+                // device is next idle, as for a contact.
+                await self.openContact(device.id, triggers: [.onDemand])
                 _ = try? await self.operations.wakeForQueuedWork(device)
             }
         }
         await migrations.tick(now: Date())
         return ApplyReport(document: stored.id, policies: parsed.policies.count, migrations: parsed.migrations.count, devicesQueued: devices, tasksQueued: tasks)
+    }
+
+    private func openContact(_ deviceID: Int64, triggers: Set<PolicyTrigger>) {
+        if contacts[deviceID] == nil { contacts[deviceID] = Contact(triggers: triggers) }
     }
 
     private func forEachDevice(_ body: (Device) async throws -> Void) async throws {
@@ -112,7 +119,8 @@ public actor ProvisioningEngine: DeviceContactObserver {
     // MARK: Contacts
 
     public func contactStarted(deviceID: Int64, over protocol: ManagementProtocol, triggers: Set<PolicyTrigger>) async {
-        contacts[deviceID] = Contact(triggers: triggers)
+        // Without policies there is no round to count: keep no per-device state.
+        contacts[deviceID] = document.policies.isEmpty ? nil : Contact(triggers: triggers)
     }
 
     public func deviceIdle(deviceID: Int64, over protocol: ManagementProtocol) async -> Bool {
