@@ -331,7 +331,7 @@ public actor CWMPSessionManager {
             sessions[id]?.activeProtocol = device.activeProtocol
             sessionByDevice[device.id] = id
             await completeFinishedTransfers(inform, deviceID: device.id)
-            await observers.current?.contactStarted(
+            await observers.active?.contactStarted(
                 deviceID: device.id, over: .cwmp, triggers: PolicyTrigger.forInform(eventCodes: inform.events.map(\.code.rawValue)))
             return mutate(id) { $0.acceptInform(at: clock.now) } ?? .nothing
         } catch {
@@ -399,7 +399,7 @@ public actor CWMPSessionManager {
                 // Nothing queued: policies and migrations may want the open session (no extra
                 // Connection Request); the observer bounds its own rounds, this bounds the loop.
                 observerRounds += 1
-                if observerRounds <= 16, let observer = observers.current, await observer.deviceIdle(deviceID: deviceID, over: .cwmp),
+                if observerRounds <= 16, let observer = observers.active, await observer.deviceIdle(deviceID: deviceID, over: .cwmp),
                     sessions[id] != nil
                 {
                     continue

@@ -12,6 +12,9 @@ public protocol DeviceContactObserver: Sendable {
     /// The device has no queued work it can run over `protocol`; returns true when the observer
     /// queued more (the CWMP session then stays open for it instead of ending with 204).
     func deviceIdle(deviceID: Int64, over protocol: ManagementProtocol) async -> Bool
+    /// Whether anything is in force (policies or migrations). Read without a hop on every contact:
+    /// when false, the callers skip the observer altogether.
+    var hasWork: Bool { get }
 }
 
 /// Where the composition root puts the observer once everything it needs exists; the session
@@ -24,6 +27,12 @@ public final class DeviceContactObservers: Sendable {
     public func set(_ observer: (any DeviceContactObserver)?) { slot.withLock { $0 = observer } }
 
     public var current: (any DeviceContactObserver)? { slot.withLock { $0 } }
+
+    /// The observer when it has anything in force, else nil: the hot paths' check.
+    public var active: (any DeviceContactObserver)? {
+        guard let observer = current, observer.hasWork else { return nil }
+        return observer
+    }
 }
 
 extension PolicyTrigger {

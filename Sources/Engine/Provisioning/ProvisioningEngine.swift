@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Policy
 import Registry
+import Synchronization
 import TandemCore
 
 /// The desired-state engine: on each contact (Inform, USP connection, OnBoardRequest, Boot!) and on
@@ -62,8 +63,12 @@ public actor ProvisioningEngine: DeviceContactObserver {
         try await registry.currentPolicyDocument()?.text
     }
 
+    public nonisolated var hasWork: Bool { inForce.load(ordering: .relaxed) }
+    private nonisolated let inForce = Atomic<Bool>(false)
+
     private func use(_ document: PolicyDocument, id: Int64) async {
         self.document = document
+        inForce.store(!document.policies.isEmpty || !document.migrations.isEmpty, ordering: .relaxed)
         self.documentID = id
         await migrations.setDocument(document)
     }
@@ -94,7 +99,7 @@ public actor ProvisioningEngine: DeviceContactObserver {
                 tasks += queued
                 // Later rounds (objects created by this one, then their settings) run when the
                 // device is next idle, as for a contact.
-                await self.openContact(device.id, triggers: [.onDemand])
+                self.openContact(device.id, triggers: [.onDemand])
                 _ = try? await self.operations.wakeForQueuedWork(device)
             }
         }

@@ -292,7 +292,7 @@ public actor USPController: Service {
                 deviceID: agents[endpoint.lookupKey]?.deviceID, at: now, kind: "uspEvent", summary: event.objectPath + event.eventName,
                 actor: "device", detail: event.parameters))
             if event.eventName == "Periodic!", let device = agents[endpoint.lookupKey]?.deviceID {
-                await observers.current?.contactStarted(deviceID: device, over: .usp, triggers: [.periodic])
+                await observers.active?.contactStarted(deviceID: device, over: .usp, triggers: [.periodic])
                 workContinuation.yield(.runTasks(endpoint.lookupKey))
             }
         case .valueChange(let change):
@@ -347,7 +347,7 @@ public actor USPController: Service {
             try? await registry.appendEvent(DeviceEvent(
                 deviceID: device.id, at: Date(), kind: "online", summary: "USP agent online over \(address.transport)", actor: "device"))
         }
-        await observers.current?.contactStarted(deviceID: device.id, over: .usp, triggers: triggers)
+        await observers.active?.contactStarted(deviceID: device.id, over: .usp, triggers: triggers)
         if onboard { workContinuation.yield(.onboard(key)) }
         return device.id
     }
@@ -503,7 +503,7 @@ public actor USPController: Service {
             guard let task = claimed ?? nil else {
                 // Nothing queued: policies and migrations may have work for the connected agent.
                 observerRounds += 1
-                if observerRounds <= 16, let observer = observers.current, await observer.deviceIdle(deviceID: deviceID, over: .usp) { continue }
+                if observerRounds <= 16, let observer = observers.active, await observer.deviceIdle(deviceID: deviceID, over: .usp) { continue }
                 // No await between this check and the end of the runner.
                 if wokenWhileRunning.remove(key) != nil { continue }
                 return

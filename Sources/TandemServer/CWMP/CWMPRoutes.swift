@@ -32,13 +32,13 @@ struct CWMPRoutes: Sendable {
         if let cookie { sessionOpen = await sessions.isOpen(cookie) }
         if !sessionOpen {
             let address = context.remoteAddress?.throttleKey ?? "unknown"
-            if let wait = await throttle.retryAfter(address) { return AuthenticationThrottle.tooManyRequests(retryAfter: wait) }
+            if let wait = throttle.retryAfter(address) { return AuthenticationThrottle.tooManyRequests(retryAfter: wait) }
             switch await authenticator.authenticate(authorization: request.headers[.authorization], method: "POST") {
             case .accepted(let username):
                 user = username
             case .challenge(let values):
                 // The first 401 of a Digest exchange is no failure; wrong credentials are.
-                if request.headers[.authorization] != nil { await throttle.recordFailure(address) }
+                if request.headers[.authorization] != nil { throttle.recordFailure(address) }
                 var headers = HTTPFields()
                 for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
                 return Response(status: .unauthorized, headers: headers)

@@ -2,11 +2,12 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// Failed authentications per remote address: after `maxFailures` within `window`, the address gets
 /// 429 Too Many Requests with Retry-After until the window has passed since its first failure.
 /// Guessing API tokens or CPE passwords then costs a minute per ten guesses.
-actor AuthenticationThrottle {
+final class AuthenticationThrottle: Sendable {
     struct Settings: Sendable {
         var maxFailures = 10
         var window: Duration = .seconds(60)
@@ -20,7 +21,9 @@ actor AuthenticationThrottle {
     }
 
     let settings: Settings
-    private var records: [String: Record] = [:]
+    /// A lock, not an actor: every new CWMP session and API request checks it, and a hop per check
+    /// costs more than the check.
+    private let records = Mutex<[String: Record]>([:])
 
     init(settings: Settings = Settings()) {
         self.settings = settings
@@ -28,28 +31,33 @@ actor AuthenticationThrottle {
 
     /// Seconds the address must wait, or nil when it may try.
     func retryAfter(_ address: String) -> Int? {
-        guard let record = records[address] else { return nil }
-        let elapsed = ContinuousClock.now - record.firstFailure
-        guard elapsed < settings.window else {
-            records[address] = nil
-            return nil
+        let now = ContinuousClock.now
+        return records.withLock { records in
+            guard let record = records[address] else { return nil }
+            let elapsed = now - record.firstFailure
+            guard elapsed < settings.window else {
+                records[address] = nil
+                return nil
+            }
+            guard record.failures >= settings.maxFailures else { return nil }
+            let remaining = settings.window - elapsed
+            return max(1, Int((remaining / .seconds(1)).rounded(.up)))
         }
-        guard record.failures >= settings.maxFailures else { return nil }
-        let remaining = settings.window - elapsed
-        return max(1, Int((remaining / .seconds(1)).rounded(.up)))
     }
 
     func recordFailure(_ address: String) {
         let now = ContinuousClock.now
-        if var record = records[address], now - record.firstFailure < settings.window {
-            record.failures += 1
-            records[address] = record
-            return
+        records.withLock { records in
+            if var record = records[address], now - record.firstFailure < settings.window {
+                record.failures += 1
+                records[address] = record
+                return
+            }
+            if records.count >= settings.maxTrackedAddresses, let oldest = records.min(by: { $0.value.firstFailure < $1.value.firstFailure })?.key {
+                records[oldest] = nil
+            }
+            records[address] = Record(firstFailure: now, failures: 1)
         }
-        if records.count >= settings.maxTrackedAddresses, let oldest = records.min(by: { $0.value.firstFailure < $1.value.firstFailure })?.key {
-            records[oldest] = nil
-        }
-        records[address] = Record(firstFailure: now, failures: 1)
     }
 
     /// The 429 answer: JSON body naming the wait, and Retry-After (RFC 9110 10.2.3).
@@ -74,13 +82,13 @@ struct AuthenticationThrottleMiddleware<Context: RemoteAddressRequestContext>: R
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let address = context.remoteAddress?.throttleKey ?? "unknown"
-        if let wait = await throttle.retryAfter(address) { return AuthenticationThrottle.tooManyRequests(retryAfter: wait) }
+        if let wait = throttle.retryAfter(address) { return AuthenticationThrottle.tooManyRequests(retryAfter: wait) }
         do {
             let response = try await next(request, context)
-            if response.status == .unauthorized { await throttle.recordFailure(address) }
+            if response.status == .unauthorized { throttle.recordFailure(address) }
             return response
         } catch let error as any HTTPResponseError where error.status == .unauthorized {
-            await throttle.recordFailure(address)
+            throttle.recordFailure(address)
             throw error
         }
     }
