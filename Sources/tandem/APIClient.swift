@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Where the admin commands find the server: `--server`/`--token`, or TANDEM_SERVER/TANDEM_TOKEN.
 struct RemoteOptions: ParsableArguments {
@@ -12,11 +13,17 @@ struct RemoteOptions: ParsableArguments {
     @Option(help: ArgumentHelp("An API token from `tandem token create` (or TANDEM_TOKEN).", valueName: "token"))
     var token: String?
 
+    @Option(
+        name: .customLong("ca-file"),
+        help: ArgumentHelp("PEM file of the CA that signed an HTTPS API's certificate, instead of the system's (or TANDEM_CA_FILE).", valueName: "file"))
+    var caFile: String?
+
     @Flag(help: "Print JSON for scripts instead of tables.")
     var json = false
 
     var resolvedServer: String? { server ?? ProcessInfo.processInfo.environment["TANDEM_SERVER"] }
     var resolvedToken: String? { token ?? ProcessInfo.processInfo.environment["TANDEM_TOKEN"] }
+    var resolvedCAFile: String? { caFile ?? ProcessInfo.processInfo.environment["TANDEM_CA_FILE"] }
 
     func client() throws -> APIClient {
         guard let server = resolvedServer, let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
@@ -27,7 +34,15 @@ struct RemoteOptions: ParsableArguments {
             printError("tandem: give a token with --token or TANDEM_TOKEN (tandem token create ...)")
             throw TandemExit.usage
         }
-        return APIClient(base: server.hasSuffix("/") ? String(server.dropLast()) : server, token: token)
+        var trustRoots: NIOSSLTrustRoots?
+        if let caFile = resolvedCAFile {
+            guard FileManager.default.isReadableFile(atPath: caFile) else {
+                printError("tandem: cannot read the CA file \(caFile)")
+                throw TandemExit.usage
+            }
+            trustRoots = .file(caFile)
+        }
+        return APIClient(base: server.hasSuffix("/") ? String(server.dropLast()) : server, token: token, trustRoots: trustRoots)
     }
 }
 
@@ -35,6 +50,8 @@ struct RemoteOptions: ParsableArguments {
 struct APIClient: Sendable {
     let base: String
     let token: String
+    /// For an HTTPS API signed by a private CA (`--ca-file`); nil trusts the system's CAs.
+    var trustRoots: NIOSSLTrustRoots? = nil
 
     struct Failure: Error {
         let status: Int
@@ -61,6 +78,11 @@ struct APIClient: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout.connect = .seconds(5)
+        if let trustRoots {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = trustRoots
+            configuration.tlsConfiguration = tls
+        }
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         let response: HTTPClientResponse
         let bytes: ByteBuffer

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Engine
 import Foundation
+import HTTPAuthentication
 import HTTPTypes
 import Logging
 import MTP
@@ -72,6 +73,19 @@ import USPAgentSimulator
             // REST API: HTTPS with the server certificate (verified against the test CA, name 127.0.0.1).
             let health = try await fetch("https://127.0.0.1:\(api)/healthz", tls: trusting)
             #expect(health.status == 200 && health.body.contains(#""status":"ok""#))
+            // The admin CLI reaches an HTTPS API signed by a private CA when given it (--ca-file or
+            // TANDEM_CA_FILE); with only the system's CAs it refuses the certificate.
+            let secret = BearerToken.makeSecret()
+            let stored = try await server.registry.createToken(name: "tls-cli", role: .readOnly, secretHash: BearerToken.hash(secret), actor: "test")
+            let remote = ["--server", "https://127.0.0.1:\(api)", "--token", BearerToken(id: stored.id, secret: secret).text, "--json"]
+            let withCA = try await runTandemAsync(["status"] + remote + ["--ca-file", certificates.caFile])
+            #expect(withCA.status == 0, "\(withCA.stderr)")
+            #expect(withCA.stdout.contains(#""cwmpSessions""#))
+            let withoutCA = try await runTandemAsync(["status"] + remote)
+            #expect(withoutCA.status != 0)
+            #expect(withoutCA.stderr.contains("cannot reach"))
+            let missingCA = try await runTandemAsync(["status"] + remote + ["--ca-file", certificates.directory + "/absent.pem"])
+            #expect(missingCA.status != 0 && missingCA.stderr.contains("cannot read the CA file"))
             // Clients that do not trust the CA, and plain HTTP, get nothing.
             await #expect(throws: (any Error).self) { try await fetch("https://127.0.0.1:\(api)/healthz", tls: untrusting) }
             await #expect(throws: (any Error).self) { try await fetch("http://127.0.0.1:\(api)/healthz") }
