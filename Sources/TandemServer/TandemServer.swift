@@ -64,6 +64,7 @@ public struct TandemServer: Sendable {
         sessionConfiguration.session.sessionTimeout = .seconds(configuration.cwmp.sessionTimeoutSeconds)
         sessionConfiguration.maxConcurrentSessions = configuration.cwmp.maxConcurrentSessions
         sessionConfiguration.retryAfterSeconds = configuration.cwmp.retryAfterSeconds
+        sessionConfiguration.adaptiveRetryAfter = configuration.cwmp.adaptiveRetryAfter
         sessionConfiguration.decoder.maximumMessageBytes = configuration.cwmp.maxBodyBytes
         sessionConfiguration.planner = CWMPPlanner(getBatchSize: configuration.cwmp.getBatchSize)
         sessionConfiguration.omitXMLDeclarationFor = Set(configuration.cwmp.omitXMLDeclarationFor)

@@ -31,6 +31,11 @@ extension Tandem {
         @Option(help: ArgumentHelp("API token (or TANDEM_TOKEN).", valueName: "token"))
         var token: String?
 
+        @Option(
+            name: .customLong("ca-file"),
+            help: ArgumentHelp("PEM file of the CA that signed an HTTPS API's certificate (or TANDEM_CA_FILE).", valueName: "file"))
+        var caFile: String?
+
         func run() async throws {
             let deviceFilter = try parseFilter()
             if let server = server ?? ProcessInfo.processInfo.environment["TANDEM_SERVER"] {
@@ -62,6 +67,7 @@ extension Tandem {
             remote.server = server
             remote.token = token
             remote.json = json
+            remote.caFile = caFile
             var query = ["limit=\(min(limit, 1000))"]
             for item in filter {
                 guard let equals = item.firstIndex(of: "=") else { continue }

@@ -206,7 +206,11 @@ import Testing
     @Test func overloadRefusesNewSessionsButKeepsOpenOnes() async throws {
         let directory = temporaryDirectory()
         defer { remove(directory) }
-        let server = try makeServer(directory) { $0.cwmp.maxConcurrentSessions = 1; $0.cwmp.retryAfterSeconds = 7 }
+        let server = try makeServer(directory) {
+            $0.cwmp.maxConcurrentSessions = 1
+            $0.cwmp.retryAfterSeconds = 7
+            $0.cwmp.adaptiveRetryAfter = false
+        }
         try await server.makeCWMPApplication().test(.live) { client in
             let first = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
             #expect(first.status == .ok)
@@ -217,6 +221,23 @@ import Testing
             #expect(end.status == .noContent)
             let third = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-periodic-igd-1-1.xml"))
             #expect(third.status == .ok)
+        }
+    }
+
+    @Test func adaptiveRetryAfterStaysWithinTheMaximum() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(directory) { $0.cwmp.maxConcurrentSessions = 1; $0.cwmp.retryAfterSeconds = 7 }
+        try await server.makeCWMPApplication().test(.live) { client in
+            let first = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-boot.xml"))
+            #expect(first.status == .ok)
+            // One open session, nothing measured yet: the advisor answers about one drain period.
+            for _ in 0..<5 {
+                let refused = try await client.execute(uri: "/", method: .post, body: Self.fixture("cpe-inform-periodic-igd-1-1.xml"))
+                #expect(refused.status == .serviceUnavailable)
+                let wait = try #require(refused.headers[.retryAfter].flatMap { Int($0) })
+                #expect((1...7).contains(wait))
+            }
         }
     }
 }

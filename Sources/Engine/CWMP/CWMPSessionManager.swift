@@ -56,7 +56,11 @@ public actor CWMPSessionManager {
         public var session = CWMPSession.Configuration()
         /// Above this many open sessions, new ones get 503 with Retry-After (overload).
         public var maxConcurrentSessions = 10_000
+        /// The longest Retry-After of those 503 answers.
         public var retryAfterSeconds = 60
+        /// Spread refused CPEs over the time the open sessions take to drain (``RetryAfterAdvisor``)
+        /// instead of answering `retryAfterSeconds` to all.
+        public var adaptiveRetryAfter = true
         public var decoder = CWMPDecoder.Configuration()
         public var planner = CWMPPlanner()
         /// Product classes whose CPEs reject the `<?xml ...?>` prolog.
@@ -107,6 +111,8 @@ public actor CWMPSessionManager {
     private let decoder: CWMPDecoder
     private var sessions: [String: Session] = [:]
     private var sessionByDevice: [Int64: String] = [:]
+    private var retryAdvisor: RetryAfterAdvisor
+    private var random = SystemRandomNumberGenerator()
 
     /// Told of contacts and idle devices (provisioning policies, migrations).
     let observers: DeviceContactObservers
@@ -120,6 +126,7 @@ public actor CWMPSessionManager {
         self.observers = observers
         self.logger = logger
         self.decoder = CWMPDecoder(configuration: configuration.decoder)
+        self.retryAdvisor = RetryAfterAdvisor(maximumSeconds: configuration.retryAfterSeconds, adaptive: configuration.adaptiveRetryAfter)
     }
 
     /// Open sessions.
@@ -195,7 +202,8 @@ public actor CWMPSessionManager {
         if sessionID == nil {
             guard sessions.count < configuration.maxConcurrentSessions else {
                 // Overload: refuse new sessions, never the ones already accepted (GenieACS does the same).
-                return PreparedReply(CWMPReply(status: 503, retryAfter: configuration.retryAfterSeconds))
+                let wait = retryAdvisor.advise(open: sessions.count, at: now, using: &random)
+                return PreparedReply(CWMPReply(status: 503, retryAfter: wait))
             }
             let id = Self.makeSessionID()
             sessions[id] = Session(machine: Machine(configuration: configuration.session), lastSeen: now)
@@ -575,7 +583,7 @@ public actor CWMPSessionManager {
 
     private func removeSession(_ id: String) {
         if let deviceID = sessions[id]?.deviceID, sessionByDevice[deviceID] == id { sessionByDevice[deviceID] = nil }
-        sessions[id] = nil
+        if sessions.removeValue(forKey: id) != nil { retryAdvisor.sessionEnded(at: clock.now) }
     }
 
     private func encoderOptions(session id: String) -> CWMPEncoder.Options {

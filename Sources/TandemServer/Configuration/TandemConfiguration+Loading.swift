@@ -76,7 +76,7 @@ extension TandemConfiguration {
         if let section = try reader.object("cwmp") {
             try section.checkKeys([
                 "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor", "clientCertificates",
-                "maxFailedAuthenticationsPerMinute", "connectionRequest", "retryAfterSeconds",
+                "maxFailedAuthenticationsPerMinute", "connectionRequest", "retryAfterSeconds", "adaptiveRetryAfter",
             ])
             if let request = try section.object("connectionRequest") {
                 try request.checkKeys(["usernameTemplate", "passwordTemplate"])
@@ -100,6 +100,7 @@ extension TandemConfiguration {
             if let sessions = try section.integer("maxConcurrentSessions", in: 1...10_000_000) { cwmp.maxConcurrentSessions = sessions }
             if let batch = try section.integer("getBatchSize", in: 1...10_000) { cwmp.getBatchSize = batch }
             if let seconds = try section.integer("retryAfterSeconds", in: 1...86_400) { cwmp.retryAfterSeconds = seconds }
+            if let adaptive = try section.bool("adaptiveRetryAfter") { cwmp.adaptiveRetryAfter = adaptive }
             if let classes = try section.stringArray("omitXMLDeclarationFor") { cwmp.omitXMLDeclarationFor = classes }
             if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { cwmp.maxFailedAuthenticationsPerMinute = failures }
         }

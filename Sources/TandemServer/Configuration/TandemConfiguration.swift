@@ -53,8 +53,11 @@ public struct TandemConfiguration: Hashable, Sendable {
         public var sessionTimeoutSeconds = 30
         /// `cwmp.maxConcurrentSessions`: above this, new sessions get 503 with Retry-After.
         public var maxConcurrentSessions = 10_000
-        /// `cwmp.retryAfterSeconds`: the Retry-After of the 503 answers above that limit.
+        /// `cwmp.retryAfterSeconds`: the longest Retry-After of the 503 answers above that limit.
         public var retryAfterSeconds = 60
+        /// `cwmp.adaptiveRetryAfter`: spread refused CPEs over the time the open sessions take to
+        /// drain (measured), up to `retryAfterSeconds`; false answers `retryAfterSeconds` to all.
+        public var adaptiveRetryAfter = true
         /// `cwmp.getBatchSize`: parameter names per GetParameterValues request.
         public var getBatchSize = 64
         /// `cwmp.omitXMLDeclarationFor`: product classes whose CPEs reject the `<?xml ...?>` prolog.

@@ -1,0 +1,52 @@
+import Engine
+import Testing
+
+/// The adaptive Retry-After of the overload 503s: measured drain rate, spread, bounded.
+@Suite struct RetryAfterAdvisorTests {
+    @Test func fixedWhenNotAdaptive() {
+        var advisor = RetryAfterAdvisor(maximumSeconds: 60, adaptive: false)
+        var random = SystemRandomNumberGenerator()
+        #expect(advisor.advise(open: 10_000, at: .now, using: &random) == 60)
+    }
+
+    @Test func spreadsOverOneToTwoDrainPeriodsOfTheMeasuredRate() {
+        var advisor = RetryAfterAdvisor(maximumSeconds: 60)
+        var random = SystemRandomNumberGenerator()
+        let start = ContinuousClock.now
+        // 2,000 sessions end within one second: 2,000 sessions/s.
+        advisor.sessionEnded(at: start)
+        for index in 1..<2_000 { advisor.sessionEnded(at: start + .microseconds(index * 500)) }
+        advisor.sessionEnded(at: start + .seconds(1))
+        let rate = try! #require(advisor.sessionsPerSecond)
+        #expect(abs(rate - 2_000) < 10)
+        // 10,000 open sessions drain in about 5 s: answers between 5 and 10 s, not all the same.
+        let answers = (0..<1_000).map { _ in advisor.advise(open: 10_000, at: start + .seconds(1), using: &random) }
+        #expect(answers.allSatisfy { (5...10).contains($0) })
+        // A thousand draws over six values: every value appears (missing one has odds below 1e-70).
+        #expect(Set(answers).count == 6)
+    }
+
+    @Test func neverAboveTheMaximumNorBelowOneSecond() {
+        var advisor = RetryAfterAdvisor(maximumSeconds: 30)
+        var random = SystemRandomNumberGenerator()
+        // Unmeasured: a prior of 100 sessions/s; 10,000 open sessions would be 100 s, capped at 30.
+        #expect(advisor.advise(open: 10_000, at: .now, using: &random) == 30)
+        // Few open sessions: at least one second.
+        let few = (0..<100).map { _ in advisor.advise(open: 1, at: .now, using: &random) }
+        #expect(few.allSatisfy { (1...1).contains($0) })
+    }
+
+    @Test func followsAFallingRate() {
+        var advisor = RetryAfterAdvisor(maximumSeconds: 600)
+        var random = SystemRandomNumberGenerator()
+        let start = ContinuousClock.now
+        advisor.sessionEnded(at: start)
+        for index in 1...1_000 { advisor.sessionEnded(at: start + .milliseconds(index)) }  // 1,000/s
+        let fast = try! #require(advisor.sessionsPerSecond)
+        // Then only 10 sessions end in the next two seconds: the estimate drops.
+        for index in 1...10 { advisor.sessionEnded(at: start + .seconds(1) + .milliseconds(index * 200)) }
+        let slow = try! #require(advisor.sessionsPerSecond)
+        #expect(slow < fast / 2)
+        #expect(advisor.advise(open: 1_000, at: start + .seconds(3), using: &random) > 2)
+    }
+}
