@@ -202,7 +202,8 @@ public struct TandemServer: Sendable {
             server: cwmpServerBuilder,
             configuration: .init(
                 address: .hostname(configuration.cwmp.listen.host, port: configuration.cwmp.listen.port),
-                serverName: "tandem/\(Self.version)"),
+                serverName: "tandem/\(Self.version)",
+                backlog: configuration.cwmp.backlog),
             services: [CWMPSessionSweeper(sessions: cwmpSessions)],
             onServerRunning: onServerRunning,
             logger: logger)

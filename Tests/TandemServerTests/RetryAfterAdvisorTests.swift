@@ -29,24 +29,31 @@ import Testing
     @Test func neverAboveTheMaximumNorBelowOneSecond() {
         var advisor = RetryAfterAdvisor(maximumSeconds: 30)
         var random = SystemRandomNumberGenerator()
-        // Unmeasured: a prior of 100 sessions/s; 10,000 open sessions would be 100 s, capped at 30.
-        #expect(advisor.advise(open: 10_000, at: .now, using: &random) == 30)
+        // Unmeasured: a prior of 1,000 sessions/s; 100,000 open sessions would be 100 s, capped at 30.
+        #expect(advisor.advise(open: 100_000, at: .now, using: &random) == 30)
+        // 10,000 open sessions at the prior: 10 to 20 s.
+        #expect((10...20).contains(advisor.advise(open: 10_000, at: .now, using: &random)))
         // Few open sessions: at least one second.
         let few = (0..<100).map { _ in advisor.advise(open: 1, at: .now, using: &random) }
         #expect(few.allSatisfy { (1...1).contains($0) })
     }
 
-    @Test func followsAFallingRate() {
+    @Test func followsAFallingRateButAssumesNoSlowerPaceThanTheFloor() {
         var advisor = RetryAfterAdvisor(maximumSeconds: 600)
         var random = SystemRandomNumberGenerator()
         let start = ContinuousClock.now
         advisor.sessionEnded(at: start)
-        for index in 1...1_000 { advisor.sessionEnded(at: start + .milliseconds(index)) }  // 1,000/s
+        for index in 1...4_000 { advisor.sessionEnded(at: start + .microseconds(index * 250)) }  // 4,000/s
         let fast = try! #require(advisor.sessionsPerSecond)
-        // Then only 10 sessions end in the next two seconds: the estimate drops.
+        #expect(abs(fast - 4_000) < 50)
+        // 20,000 open sessions at 4,000/s: 5 to 10 s.
+        #expect((5...10).contains(advisor.advise(open: 20_000, at: start + .seconds(1), using: &random)))
+        // Then only 10 sessions end in the next two seconds: the measured rate drops...
         for index in 1...10 { advisor.sessionEnded(at: start + .seconds(1) + .milliseconds(index * 200)) }
         let slow = try! #require(advisor.sessionsPerSecond)
         #expect(slow < fast / 2)
-        #expect(advisor.advise(open: 1_000, at: start + .seconds(3), using: &random) > 2)
+        // ...but the advice assumes no less than 1,000/s: 20,000 open sessions, 20 to 40 s.
+        let answers = (0..<100).map { _ in advisor.advise(open: 20_000, at: start + .seconds(3), using: &random) }
+        #expect(answers.allSatisfy { (20...40).contains($0) })
     }
 }

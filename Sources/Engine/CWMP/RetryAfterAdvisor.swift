@@ -4,8 +4,8 @@
 /// A fixed value (GenieACS answers 60 s) makes every refused CPE come back in the same second, a
 /// minute later, whatever the ACS's real pace: the storm repeats and the fleet waits longer than it
 /// needs to. The advisor measures how fast sessions end, estimates how long the sessions open now take
-/// to drain, and spreads each refused CPE at random over one to two such periods, never beyond the
-/// configured maximum. A pure value: the session manager owns it and feeds it the clock.
+/// to drain (at no slower a pace than 1,000 sessions/s), and spreads each refused CPE at random over
+/// one to two such periods, never beyond the configured maximum. A pure value: the session manager owns it and feeds it the clock.
 public struct RetryAfterAdvisor: Sendable {
     /// Upper bound of every answer, in seconds (`cwmp.retryAfterSeconds`).
     public var maximumSeconds: Int
@@ -16,6 +16,9 @@ public struct RetryAfterAdvisor: Sendable {
     public private(set) var sessionsPerSecond: Double?
     private var windowStart: ContinuousClock.Instant?
     private var endedInWindow = 0
+
+    /// The slowest pace assumed, measured or not.
+    static let assumedSessionsPerSecond = 1_000.0
 
     /// Shortest window over which the rate is measured.
     static let minimumWindow: Duration = .milliseconds(250)
@@ -35,8 +38,11 @@ public struct RetryAfterAdvisor: Sendable {
     public mutating func advise<R: RandomNumberGenerator>(open: Int, at now: ContinuousClock.Instant, using random: inout R) -> Int {
         guard adaptive else { return maximumSeconds }
         updateRate(at: now)
-        // Unmeasured (the storm's first moments): assume the slow end of what an ACS does.
-        let rate = max(sessionsPerSecond ?? 0, 100)
+        // Never assume a slower pace than 1,000 sessions/s (a two-core machine does 2,000–4,000;
+        // BENCHMARKS.md). In a storm's first seconds the measured rate is low because every admitted
+        // session is half done, not because the ACS is slow; a CPE told too short a wait is only
+        // refused again, which costs one small answer, while one told too long a wait stays away.
+        let rate = max(sessionsPerSecond ?? 0, Self.assumedSessionsPerSecond)
         let drain = Double(max(open, 1)) / rate
         let lower = min(maximumSeconds, max(1, Int(drain.rounded(.up))))
         let upper = min(maximumSeconds, max(lower, Int((drain * 2).rounded(.up))))

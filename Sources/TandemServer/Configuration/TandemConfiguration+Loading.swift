@@ -76,7 +76,7 @@ extension TandemConfiguration {
         if let section = try reader.object("cwmp") {
             try section.checkKeys([
                 "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor", "clientCertificates",
-                "maxFailedAuthenticationsPerMinute", "connectionRequest", "retryAfterSeconds", "adaptiveRetryAfter",
+                "maxFailedAuthenticationsPerMinute", "connectionRequest", "retryAfterSeconds", "adaptiveRetryAfter", "backlog",
             ])
             if let request = try section.object("connectionRequest") {
                 try request.checkKeys(["usernameTemplate", "passwordTemplate"])
@@ -101,6 +101,7 @@ extension TandemConfiguration {
             if let batch = try section.integer("getBatchSize", in: 1...10_000) { cwmp.getBatchSize = batch }
             if let seconds = try section.integer("retryAfterSeconds", in: 1...86_400) { cwmp.retryAfterSeconds = seconds }
             if let adaptive = try section.bool("adaptiveRetryAfter") { cwmp.adaptiveRetryAfter = adaptive }
+            if let backlog = try section.integer("backlog", in: 1...65_535) { cwmp.backlog = backlog }
             if let classes = try section.stringArray("omitXMLDeclarationFor") { cwmp.omitXMLDeclarationFor = classes }
             if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { cwmp.maxFailedAuthenticationsPerMinute = failures }
         }

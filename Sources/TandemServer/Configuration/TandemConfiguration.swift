@@ -53,6 +53,10 @@ public struct TandemConfiguration: Hashable, Sendable {
         public var sessionTimeoutSeconds = 30
         /// `cwmp.maxConcurrentSessions`: above this, new sessions get 503 with Retry-After.
         public var maxConcurrentSessions = 10_000
+        /// `cwmp.backlog`: pending TCP connections the listener queues (capped by the kernel's
+        /// `net.core.somaxconn`). An Inform storm opens thousands at once; a short queue drops their
+        /// SYNs and the CPEs' TCP retries back off for a minute.
+        public var backlog = 4096
         /// `cwmp.retryAfterSeconds`: the longest Retry-After of the 503 answers above that limit.
         public var retryAfterSeconds = 60
         /// `cwmp.adaptiveRetryAfter`: spread refused CPEs over the time the open sessions take to
