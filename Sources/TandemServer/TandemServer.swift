@@ -160,24 +160,30 @@ public struct TandemServer: Sendable {
         transports.map { $0 as any Service } + [uspController]
     }
 
-    /// Every `/api/v1` route as (method, OpenAPI path, role needed), for `Schemas/openapi.json` and
-    /// the tests that walk them.
-    public static var apiRoutes: [(method: String, path: String, role: String)] {
-        (DeviceRoutes.routes + ProvisioningRoutes.routes).map { ($0.method.rawValue, $0.path, $0.role.rawValue) }
+    /// Every route the API router serves, as (method, path with `{parameter}` captures), read from
+    /// the router itself: the route-walking access test and the OpenAPI check enumerate it, so a
+    /// route added to the router cannot escape them.
+    package var apiRouterRoutes: [(method: String, path: String)] {
+        makeAPIRouter().routes.map { ($0.method.rawValue, $0.path.description) }
     }
 
-    /// The REST API listener: `/healthz`, `/metrics` and, from the operations issue on, `/api/v1`.
-    public func makeAPIApplication(
-        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    /// The REST API's router: `/healthz`, `/metrics` and every `/api/v1` route.
+    func makeAPIRouter() -> Router<RemoteAddressContext> {
         let router = Router(context: RemoteAddressContext.self)
         APIRoutes(
             registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger, operations: operations, linkStates: linkStates,
             throttle: AuthenticationThrottle(settings: .init(maxFailures: configuration.api.maxFailedAuthenticationsPerMinute)),
             provisioning: provisioning
         ).register(on: router)
-        return Application(
-            router: router,
+        return router
+    }
+
+    /// The REST API listener: `/healthz`, `/metrics` and `/api/v1`.
+    public func makeAPIApplication(
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: makeAPIRouter(),
             server: apiServerBuilder,
             configuration: .init(
                 address: .hostname(configuration.api.listen.host, port: configuration.api.listen.port),
