@@ -85,6 +85,12 @@ public struct TandemServer: Sendable {
         if let broker = configuration.usp.mqttBroker {
             var mqtt = MQTTTransport.Configuration(
                 host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, topic: configuration.usp.mqttTopic)
+            if let initial = configuration.usp.brokerRetryInitialSeconds {
+                mqtt.backoff.initial = .milliseconds(Int64(initial * 1000))
+            }
+            if let maximum = configuration.usp.brokerRetryMaximumSeconds {
+                mqtt.backoff.maximum = .milliseconds(Int64(maximum * 1000))
+            }
             if broker.usesTLS {
                 let files = configuration.usp.mqttTLS
                 var tls = MQTTTLSConfiguration(caFile: files.caFile, certificateFile: files.certificateFile, privateKeyFile: files.privateKeyFile)
@@ -100,6 +106,12 @@ public struct TandemServer: Sendable {
         if let broker = configuration.usp.stompBroker {
             var stomp = STOMPTransport.Configuration(
                 host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, destination: configuration.usp.stompDestination)
+            if let initial = configuration.usp.brokerRetryInitialSeconds {
+                stomp.backoff.initialInterval = .milliseconds(Int64(initial * 1000))
+            }
+            if let maximum = configuration.usp.brokerRetryMaximumSeconds {
+                stomp.backoff.maximumInterval = .milliseconds(Int64(maximum * 1000))
+            }
             if broker.usesTLS {
                 let files = configuration.usp.stompTLS
                 var tls = STOMPTransport.Configuration.TLS(trustRoots: files.caFile.map { .pemFile($0) } ?? .system)
