@@ -258,9 +258,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MTPMQTTTests", dependencies: ["MTPMQTT", "MTP"], swiftSettings: swiftSettings),
+        // Test support shared by test targets (a loopback TCP relay that can cut and refuse
+        // connections); no product depends on it.
+        .target(
+            name: "NetworkTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Tests/NetworkTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MTPSTOMPTests",
-            dependencies: ["MTPSTOMP", "MTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            dependencies: [
+                "MTPSTOMP", "MTP", "NetworkTestSupport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -272,7 +282,7 @@ let package = Package(
             name: "TandemServerTests",
             dependencies: [
                 "TandemServer", "Registry", "TandemCore", "CWMP", "Engine", "HTTPAuthentication", "USPAgentSimulator", "Simulator", "USP", "MTP", "MTPWebSocket", "MTPMQTT",
-                "Policy",
+                "Policy", "NetworkTestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

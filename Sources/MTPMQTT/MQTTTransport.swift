@@ -8,7 +8,8 @@ import Synchronization
 /// `run()` connects to the broker, subscribes to the controller's topic, and keeps the link up: when the
 /// connection is lost (libmosquitto's disconnect callback) it emits `.linkDown`, waits per
 /// `configuration.backoff` (exponential, jittered; R-MQTT.10/33), connects again with the same client ID
-/// (R-MQTT.11), subscribes again and emits `.linkUp`. libmosquitto's own reconnect is not used. `run()`
+/// (R-MQTT.11), resuming its session so that QoS 1 records published meanwhile are delivered
+/// (`sessionExpirySeconds`), subscribes again and emits `.linkUp`. libmosquitto's own reconnect is not used. `run()`
 /// returns on graceful shutdown or cancellation, after sending DISCONNECT (R-MQTT.35).
 ///
 /// Subscriptions: the controller topic `T` (where MQTT 5 agents publish, Response Topic in a property)
@@ -40,6 +41,13 @@ public final class MQTTTransport: MessageTransport {
         public var topic: String
         /// R-MQTT.14.
         public var keepAliveSeconds = 30
+        /// How long the broker keeps the controller's session after the link drops (MQTT 5 Session
+        /// Expiry Interval, 3.1.2.11.2): its subscriptions and the QoS 1 records agents publish to it
+        /// meanwhile (MQTT 5 4.1). Reconnections resume the session (Clean Start 0 with the same client
+        /// ID, R-MQTT.11), so those records arrive once the link is back. 0: every connection starts a
+        /// fresh session and what was published while the link was down is lost. MQTT 3.1.1 has no
+        /// expiry: non-zero keeps the session (Clean Session 0) as long as the broker's own limit.
+        public var sessionExpirySeconds: UInt32 = 3600
         /// Waits between connection attempts.
         public var backoff = ReconnectBackoff()
         /// Limit for the TCP connect plus CONNACK, for each SUBACK and each PUBACK.
@@ -96,6 +104,8 @@ public final class MQTTTransport: MessageTransport {
         /// Topics that must never be a destination (they are the controller's own).
         var ownTopics: [String]
         var statistics = MQTTTransportStatistics()
+        /// `receiveRecords` waiting for the link to come up (see there).
+        var upWaiter: CheckedContinuation<Void, Never>?
 
         init(topic: String) {
             replyTopic = topic
@@ -116,6 +126,10 @@ public final class MQTTTransport: MessageTransport {
             clientID: configuration.clientID.isEmpty && configuration.protocolVersion == .v311 ? configuration.endpointID : configuration.clientID)
         clientConfiguration.protocolVersion = configuration.protocolVersion
         clientConfiguration.keepAliveSeconds = configuration.keepAliveSeconds
+        if configuration.sessionExpirySeconds > 0 {
+            clientConfiguration.resumeSession = true
+            if configuration.protocolVersion == .v5 { clientConfiguration.sessionExpirySeconds = configuration.sessionExpirySeconds }
+        }
         clientConfiguration.connectUserProperties = [(Self.endpointIDProperty, configuration.endpointID)]  // R-MQTT.13
         clientConfiguration.requestResponseInformation = configuration.requestResponseInformation
         clientConfiguration.username = configuration.username
@@ -177,16 +191,22 @@ public final class MQTTTransport: MessageTransport {
                 for filter in filters {
                     try await client.subscribe(filter, qos: 1)
                 }
-                state.withLock { state in
+                let waiter = state.withLock { state in
                     state.up = true
                     state.downReported = false
                     state.statistics.linkUps += 1
+                    defer { state.upWaiter = nil }
+                    return state.upWaiter
                 }
                 attempt = 0
                 logger.info(
                     "MQTT link up",
-                    metadata: ["broker": "\(broker)", "clientID": "\(connack.clientID)", "subscriptions": "\(filters)"])
+                    metadata: [
+                        "broker": "\(broker)", "clientID": "\(connack.clientID)", "subscriptions": "\(filters)",
+                        "sessionResumed": "\(connack.sessionPresent)",
+                    ])
                 emit(.linkUp)
+                waiter?.resume()
                 let loss = try await client.waitForDisconnection()
                 guard !Task.isCancelled else { break }
                 state.withLock { state in
@@ -247,8 +267,14 @@ public final class MQTTTransport: MessageTransport {
 
     // MARK: Inbound
 
+    /// Turns received messages into `.record` events. A record is passed on only while the link is up:
+    /// a resumed session delivers what the broker queued right after CONNACK, before the subscriptions
+    /// are renewed, and the answer to such a record (a NotifyResp) may be published only once they are
+    /// (R-MQTT.17); so records wait here, in order, until the link is up.
     private func receiveRecords() async {
         for await message in client.messages {
+            await waitForLinkUp()
+            if Task.isCancelled { break }
             let ownTopics = state.withLock { $0.ownTopics }
             let policy = InboundPolicy(
                 maximumRecordBytes: configuration.maximumInboundRecordBytes, maximumTopicBytes: configuration.maximumTopicBytes,
@@ -266,6 +292,26 @@ public final class MQTTTransport: MessageTransport {
                     logger.notice("MQTT message dropped", metadata: ["topic": "\(message.topic)", "reason": "\(drop)"])
                 }
             }
+        }
+    }
+
+    /// Returns once the link is up, or the task is cancelled.
+    private func waitForLinkUp() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    guard !state.up, !Task.isCancelled else { return true }
+                    state.upWaiter = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.upWaiter = nil }
+                return state.upWaiter
+            }
+            waiter?.resume()
         }
     }
 

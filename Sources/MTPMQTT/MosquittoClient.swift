@@ -37,7 +37,15 @@ public final class MosquittoClient: Sendable {
         public var protocolVersion: ProtocolVersion = .v5
         /// 0 (no keep-alive) or 5...65535 seconds (libmosquitto's range).
         public var keepAliveSeconds: Int = 30
+        /// Clean Start (MQTT 5) / Clean Session (3.1.1) of every connection; ignored with `resumeSession`.
         public var cleanSession = true
+        /// Every connection that has a client ID (the configured one, or the one the broker assigned to
+        /// an earlier connection, R-MQTT.9/11) asks to resume its session: Clean Start 0 (MQTT 5
+        /// 3.1.2.4) or Clean Session 0 (3.1.1 3.1.2.4), so the broker keeps the subscriptions and
+        /// delivers the QoS 1 messages it queued while the client was away (MQTT 5 4.1). A connection
+        /// without an ID starts clean (libmosquitto requires it). MQTT 5 keeps a session after a
+        /// disconnection only for `sessionExpirySeconds`.
+        public var resumeSession = false
         /// MQTT 5 Session Expiry Interval sent in CONNECT; nil sends none (the session ends with the connection).
         public var sessionExpirySeconds: UInt32?
         /// MQTT 5 CONNECT user properties (USP endpoints send `usp-endpoint-id`, R-MQTT.13).
@@ -229,7 +237,7 @@ public final class MosquittoClient: Sendable {
         guard configuration.keepAliveSeconds == 0 || (5...65535).contains(configuration.keepAliveSeconds) else {
             throw MQTTError("MQTT configuration: keep-alive must be 0 or 5...65535 seconds, not \(configuration.keepAliveSeconds)")
         }
-        if configuration.clientID.isEmpty && !configuration.cleanSession {
+        if configuration.clientID.isEmpty && !configuration.cleanSession && !configuration.resumeSession {
             throw MQTTError("MQTT configuration: an empty client ID needs a clean session")
         }
         guard !configuration.clientID.utf8.contains(0) else { throw MQTTError("MQTT configuration: the client ID contains NUL") }
@@ -448,7 +456,8 @@ final class Connection: @unchecked Sendable {
     fileprivate static func make(core: Core, generation: UInt64, clientID: String) throws(MQTTError) -> Connection {
         let configuration = core.configuration
         let id: String? = clientID.isEmpty ? nil : clientID
-        guard let pointer = mosquitto_new(id, configuration.cleanSession, nil) else {
+        let clean = configuration.resumeSession ? id == nil : configuration.cleanSession
+        guard let pointer = mosquitto_new(id, clean, nil) else {
             throw MQTTError("mosquitto_new failed (out of memory or invalid client id)")
         }
         let context = Unmanaged.passRetained(CallbackContext(core: core, generation: generation))

@@ -311,7 +311,10 @@ public final class SQLiteRegistryStore: RegistryStore {
                 sql: "INSERT INTO apiToken (name, role, secretHash, createdAt) VALUES (?, ?, ?, ?)",
                 arguments: [name, role.rawValue, secretHash, now.timeIntervalSince1970])
             let id = db.lastInsertedRowID
-            try Self.insertEvent(db, DeviceEvent(deviceID: nil, at: now, kind: "audit", summary: "API token \(name) created with role \(role.rawValue)", actor: actor))
+            // The audit event names the token (name and id), never its secret or hash.
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: nil, at: now, kind: "audit", summary: "API token \(name) (id \(id)) created with role \(role.rawValue)", actor: actor,
+                detail: ["action": "tokenCreated", "token": name, "tokenId": "\(id)", "role": role.rawValue]))
             return APIToken(id: id, name: name, role: role, secretHash: secretHash, createdAt: now, revokedAt: nil)
         }
     }
@@ -327,9 +330,13 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func revokeToken(name: String, actor: String) async throws -> Bool {
         try await write { db in
             let now = Date()
-            try db.execute(sql: "UPDATE apiToken SET revokedAt = ? WHERE name = ? AND revokedAt IS NULL", arguments: [now.timeIntervalSince1970, name])
-            guard db.changesCount > 0 else { return false }
-            try Self.insertEvent(db, DeviceEvent(deviceID: nil, at: now, kind: "audit", summary: "API token \(name) revoked", actor: actor))
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM apiToken WHERE name = ? AND revokedAt IS NULL", arguments: [name]) else {
+                return false
+            }
+            try db.execute(sql: "UPDATE apiToken SET revokedAt = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, id])
+            try Self.insertEvent(db, DeviceEvent(
+                deviceID: nil, at: now, kind: "audit", summary: "API token \(name) (id \(id)) revoked", actor: actor,
+                detail: ["action": "tokenRevoked", "token": name, "tokenId": "\(id)"]))
             return true
         }
     }

@@ -86,6 +86,12 @@ public struct TandemServer: Sendable {
         if let broker = configuration.usp.mqttBroker {
             var mqtt = MQTTTransport.Configuration(
                 host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, topic: configuration.usp.mqttTopic)
+            if let initial = configuration.usp.brokerRetryInitialSeconds {
+                mqtt.backoff.initial = .milliseconds(Int64(initial * 1000))
+            }
+            if let maximum = configuration.usp.brokerRetryMaximumSeconds {
+                mqtt.backoff.maximum = .milliseconds(Int64(maximum * 1000))
+            }
             if broker.usesTLS {
                 let files = configuration.usp.mqttTLS
                 var tls = MQTTTLSConfiguration(caFile: files.caFile, certificateFile: files.certificateFile, privateKeyFile: files.privateKeyFile)
@@ -101,6 +107,12 @@ public struct TandemServer: Sendable {
         if let broker = configuration.usp.stompBroker {
             var stomp = STOMPTransport.Configuration(
                 host: broker.host, port: broker.port, endpointID: configuration.usp.endpointID, destination: configuration.usp.stompDestination)
+            if let initial = configuration.usp.brokerRetryInitialSeconds {
+                stomp.backoff.initialInterval = .milliseconds(Int64(initial * 1000))
+            }
+            if let maximum = configuration.usp.brokerRetryMaximumSeconds {
+                stomp.backoff.maximumInterval = .milliseconds(Int64(maximum * 1000))
+            }
             if broker.usesTLS {
                 let files = configuration.usp.stompTLS
                 var tls = STOMPTransport.Configuration.TLS(trustRoots: files.caFile.map { .pemFile($0) } ?? .system)
@@ -161,24 +173,30 @@ public struct TandemServer: Sendable {
         transports.map { $0 as any Service } + [uspController]
     }
 
-    /// Every `/api/v1` route as (method, OpenAPI path, role needed), for `Schemas/openapi.json` and
-    /// the tests that walk them.
-    public static var apiRoutes: [(method: String, path: String, role: String)] {
-        (DeviceRoutes.routes + ProvisioningRoutes.routes).map { ($0.method.rawValue, $0.path, $0.role.rawValue) }
+    /// Every route the API router serves, as (method, path with `{parameter}` captures), read from
+    /// the router itself: the route-walking access test and the OpenAPI check enumerate it, so a
+    /// route added to the router cannot escape them.
+    package var apiRouterRoutes: [(method: String, path: String)] {
+        makeAPIRouter().routes.map { ($0.method.rawValue, $0.path.description) }
     }
 
-    /// The REST API listener: `/healthz`, `/metrics` and, from the operations issue on, `/api/v1`.
-    public func makeAPIApplication(
-        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    /// The REST API's router: `/healthz`, `/metrics` and every `/api/v1` route.
+    func makeAPIRouter() -> Router<RemoteAddressContext> {
         let router = Router(context: RemoteAddressContext.self)
         APIRoutes(
             registry: registry, metrics: metrics, cwmpSessions: cwmpSessions, logger: logger, operations: operations, linkStates: linkStates,
             throttle: AuthenticationThrottle(settings: .init(maxFailures: configuration.api.maxFailedAuthenticationsPerMinute)),
             provisioning: provisioning
         ).register(on: router)
-        return Application(
-            router: router,
+        return router
+    }
+
+    /// The REST API listener: `/healthz`, `/metrics` and `/api/v1`.
+    public func makeAPIApplication(
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        Application(
+            router: makeAPIRouter(),
             server: apiServerBuilder,
             configuration: .init(
                 address: .hostname(configuration.api.listen.host, port: configuration.api.listen.port),

@@ -70,6 +70,8 @@ public actor SimulatedAgent {
     public private(set) var bootCount = 0
     public private(set) var requestsHandled = 0
     public private(set) var notificationsAnswered = 0
+    /// Message IDs of the Notify requests the controller answered with a NotifyResp.
+    public private(set) var answeredNotifications: Set<String> = []
     public private(set) var connected = false
     private var messageCounter = 0
     private let followUps: AsyncStream<AgentRequestHandler.FollowUp>
@@ -118,6 +120,16 @@ public actor SimulatedAgent {
     public func changeValue(_ path: String, to value: String) async {
         await dataModel.withModel { $0.update(path, value) }
         await notifyValueChanges([path])
+    }
+
+    /// Changes a value and sends its ValueChange with send_resp true, as an agent does for a
+    /// subscription with `NotifRetry` (TR-181 `LocalAgent.Subscription.{i}.NotifRetry`): the
+    /// controller must answer with a NotifyResp (R-NOT.8). Returns the Notify's message ID; nil when no
+    /// ValueChange subscription covers `path`. Throws when the agent is not connected.
+    public func changeValueExpectingResponse(_ path: String, to value: String) async throws -> String? {
+        await dataModel.withModel { $0.update(path, value) }
+        guard let subscription = await dataModel.withModel({ $0.subscription(type: "ValueChange", covering: path) }) else { return nil }
+        return try await notify(subscriptionID: subscription, sendResponse: true, .valueChange(USPNotify.ValueChange(parameterPath: path, value: value)))
     }
 
     /// Sends an OnBoardRequest now when connected, else on connecting; repeated on each
@@ -282,6 +294,7 @@ public actor SimulatedAgent {
             for followUp in followUps { followUpContinuation.yield(followUp) }
         case .response(.notifyResponse):
             notificationsAnswered += 1
+            answeredNotifications.insert(message.id)
             if onBoardPending, message.id == onBoardMessageID {
                 onBoardPending = false
                 await dataModel.agentEvent(.onBoardRequestAnswered)

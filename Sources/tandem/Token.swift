@@ -32,7 +32,7 @@ extension Tandem.Token {
             let secret = BearerToken.makeSecret()
             let token: APIToken
             do {
-                token = try await store.createToken(name: name, role: apiRole, secretHash: BearerToken.hash(secret), actor: "cli")
+                token = try await store.createToken(name: name, role: apiRole, secretHash: BearerToken.hash(secret), actor: cliActor())
             } catch let error as RegistryError {
                 printError("tandem: \(error)")
                 throw TandemExit.usage
@@ -66,13 +66,20 @@ extension Tandem.Token {
         var name: String
 
         func run() async throws {
-            guard try await openRegistry(options).revokeToken(name: name, actor: "cli") else {
+            guard try await openRegistry(options).revokeToken(name: name, actor: cliActor()) else {
                 printError("tandem: no active token named \(name)")
                 throw ExitCode.failure
             }
             print("Revoked token \(name).")
         }
     }
+}
+
+/// Who runs a local command, for the audit log: `cli:<login name>`. Local commands work on the
+/// registry file directly, so its file permissions decide who may; the log says who did.
+func cliActor() -> String {
+    if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return "cli:" + String(cString: name) }
+    return "cli:uid-\(geteuid())"
 }
 
 /// Opens the registry file the configuration names, or exits with a clear message.

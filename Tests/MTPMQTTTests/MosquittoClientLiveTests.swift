@@ -91,6 +91,56 @@ import Testing
         await client.shutdown()
     }
 
+    /// MQTT 5 3.1.2.4 / 3.1.2.11.2 / 4.1 (3.1.1 3.1.2.4): with `resumeSession`, the first connection
+    /// without a client ID starts clean and takes the broker's assigned one (R-MQTT.9); the session
+    /// outlives the connection, so QoS 1 messages published while the client is away are delivered
+    /// when it connects again with that ID (Clean Start 0, session present). Without it they are lost.
+    @Test(arguments: [MosquittoClient.ProtocolVersion.v5, .v311])
+    func aResumedSessionDeliversWhatWasPublishedWhileAway(version: MosquittoClient.ProtocolVersion) async throws {
+        guard let broker = try TestBroker.address() else { return }
+        let names = TestNames()
+        let topic = "tandem-test/\(names.id)/queued"
+        // MQTT 3.1.1 forbids an empty client ID with a kept session: it uses a fixed one.
+        var resuming = configuration(broker, version == .v5 ? "" : "r-\(names.id)", version)
+        resuming.resumeSession = true
+        resuming.sessionExpirySeconds = 60
+        var forgetting = configuration(broker, "f-\(names.id)", version)
+        forgetting.sessionExpirySeconds = 60
+        let clients = [try MosquittoClient(configuration: resuming), try MosquittoClient(configuration: forgetting)]
+        for client in clients {
+            let first = try await client.connect()
+            #expect(!first.sessionPresent)
+            try await client.subscribe(topic)
+            await client.closeConnection()
+        }
+        let publisher = try MosquittoClient(configuration: configuration(broker, "p-\(names.id)", version))
+        try await publisher.connect()
+        for payload: UInt8 in 1...3 { try await publisher.publish([payload], to: topic, qos: 1) }
+        publisher.disconnect()
+
+        let received = [Collector<MQTTMessage>(), Collector<MQTTMessage>()]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (client, collector) in zip(clients, received) { group.addTask { await collector.consume(client.messages) } }
+            let resumed = try await clients[0].connect()
+            #expect(resumed.sessionPresent, "the broker kept the session")
+            try await received[0].wait(for: "the three queued messages") { $0.count == 3 ? true : nil }
+            #expect(received[0].elements.map(\.payload) == [[1], [2], [3]])
+            // The client that starts clean every time finds nothing waiting, and a message published
+            // now shows that it is connected and subscribed again.
+            let fresh = try await clients[1].connect()
+            #expect(!fresh.sessionPresent)
+            try await clients[1].subscribe(topic)
+            let late = try MosquittoClient(configuration: configuration(broker, "l-\(names.id)", version))
+            try await late.connect()
+            try await late.publish([9], to: topic, qos: 1)
+            late.disconnect()
+            try await received[1].wait(for: "the message published after reconnecting") { $0.isEmpty ? nil : true }
+            #expect(received[1].elements.map(\.payload) == [[9]])
+            for client in clients { client.disconnect() }
+            try await group.waitForAll()
+        }
+    }
+
     @Test func oversizePayloadsAreDroppedAndCounted() async throws {
         guard let broker = try TestBroker.address() else { return }
         let names = TestNames()

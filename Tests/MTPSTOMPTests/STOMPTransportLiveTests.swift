@@ -1,5 +1,6 @@
 import MTP
 import MTPSTOMP
+import NetworkTestSupport
 import Testing
 
 /// `STOMPTransport` against a real STOMP 1.2 broker (ActiveMQ, started by Scripts/test): a controller

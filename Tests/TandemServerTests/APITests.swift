@@ -46,57 +46,26 @@ import Testing
         try #require(try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any])
     }
 
-    @Test func everyRouteRefusesMissingWeakAndRevokedTokens() async throws {
+    @Test func aRevokedTokenIsRefusedAndMonitoringStaysOpen() async throws {
         let fixture = try await makeFixture()
         defer { remove(fixture.directory) }
-        let device = try await fixture.server.registry.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "1"), details: DeviceDetails(), at: Date())
-        let task = try await fixture.server.registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "t")
-        #expect(TandemServer.apiRoutes.count == 21)
         try await fixture.server.makeAPIApplication().test(.live) { client in
-            for route in TandemServer.apiRoutes {
-                let uri = route.path.replacingOccurrences(of: "{device}", with: "\(device.id)").replacingOccurrences(of: "{task}", with: "\(task.id)")
-                    .replacingOccurrences(of: "{migration}", with: "m")
-                let method = HTTPRequest.Method(route.method)!
-                let anonymous = try await client.execute(uri: uri, method: method, headers: Self.auth(nil), body: ByteBuffer(string: "{}"))
-                #expect(anonymous.status == .unauthorized, "\(route.method) \(route.path) without a token")
-                #expect(anonymous.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
-                let error = try Self.json(anonymous)["error"] as? [String: Any]
-                #expect(error?["status"] as? Int == 401)
-                let forged = try await client.execute(uri: uri, method: method, headers: Self.auth("tdm_1_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), body: ByteBuffer(string: "{}"))
-                #expect(forged.status == .unauthorized, "\(route.method) \(route.path) with a forged token")
-                if route.role != "read-only" {
-                    let weak = try await client.execute(uri: uri, method: method, headers: Self.auth(fixture.tokens[.readOnly]), body: ByteBuffer(string: "{}"))
-                    #expect(weak.status == .forbidden, "\(route.method) \(route.path) with a read-only token")
-                }
-                if route.role == "admin" {
-                    let weak = try await client.execute(uri: uri, method: method, headers: Self.auth(fixture.tokens[.operator_]), body: ByteBuffer(string: "{}"))
-                    #expect(weak.status == .forbidden, "\(route.method) \(route.path) with an operator token")
-                }
-            }
+            #expect(try await client.execute(uri: "/api/v1/devices", method: .get, headers: Self.auth(fixture.tokens[.admin])).status == .ok)
             #expect(try await fixture.server.registry.revokeToken(name: "t-admin", actor: "test"))
             let revoked = try await client.execute(uri: "/api/v1/devices", method: .get, headers: Self.auth(fixture.tokens[.admin]))
             #expect(revoked.status == .unauthorized)
-            // Monitoring stays open.
+            #expect((try Self.json(revoked)["error"] as? [String: Any])?["message"] as? String == "invalid or revoked token")
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
         }
     }
 
-    @Test func openAPIDescriptionMatchesTheRoutes() throws {
+    /// The router's routes and their roles against the OpenAPI description are checked by
+    /// `AccessTests.everyRouteOfTheRouterRefusesMissingForgedAndWeakTokens`; this checks the rest.
+    @Test func openAPIDescriptionListsEveryOperation() throws {
         let data = try Data(contentsOf: repositoryRoot.appendingPathComponent("Schemas/openapi.json"))
         let spec = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
-        let paths = try #require(spec["paths"] as? [String: [String: Any]])
-        var documented: Set<String> = []
-        for (path, operations) in paths where path.hasPrefix("/api/") {
-            for (method, operation) in operations {
-                documented.insert("\(method.uppercased()) \(path)")
-                let role = (operation as? [String: Any])?["x-tandem-role"] as? String
-                let route = TandemServer.apiRoutes.first { $0.method == method.uppercased() && $0.path == path }
-                #expect(route?.role == role, "\(method) \(path): role \(role ?? "none") documented, \(route?.role ?? "no route") served")
-            }
-        }
-        let served = Set(TandemServer.apiRoutes.map { "\($0.method) \($0.path)" })
-        #expect(documented == served)
-        #expect(paths["/healthz"] != nil && paths["/metrics"] != nil)
+        let documented = try OpenAPIRoutes.load()
+        #expect(documented["GET /healthz"] == .some(nil) && documented["GET /metrics"] == .some(nil))
         // Every operation the API accepts is listed in the Operation schema.
         let schemas = (spec["components"] as? [String: Any])?["schemas"] as? [String: Any]
         let operation = schemas?["Operation"] as? [String: Any]

@@ -36,7 +36,8 @@ import Testing
              "api": {"listen": "0.0.0.0:9000"},
              "usp": {"endpointId": "oui:00256D:ctrl", "websocket": {"listen": null, "path": "/agents"},
                      "mqtt": {"broker": "mqtts://broker.example", "topic": "usp/c"},
-                     "stomp": {"broker": "stomp://10.1.1.1:61613", "destination": "/queue/c"}},
+                     "stomp": {"broker": "stomp://10.1.1.1:61613", "destination": "/queue/c"},
+                     "brokerRetry": {"initialSeconds": 2, "maximumSeconds": 120}},
              "policyFile": "policies.yaml"}
             """
         let c = try TandemConfiguration.load(json: Data(json.utf8), source: "test")
@@ -61,6 +62,7 @@ import Testing
         #expect(c.usp.mqttTopic == "usp/c")
         #expect(c.usp.stompBroker?.port == 61613)
         #expect(c.usp.stompDestination == "/queue/c")
+        #expect(c.usp.brokerRetryInitialSeconds == 2 && c.usp.brokerRetryMaximumSeconds == 120)
         #expect(c.policyFile == "policies.yaml")
     }
 
@@ -80,6 +82,8 @@ import Testing
         (#"{"usp": {"mqtt": {"broker": "http://x"}}}"#, "usp.mqtt.broker", "expected one of mqtt, mqtts"),
         (#"{"usp": {"mqtt": {"topic": "usp/#"}}}"#, "usp.mqtt.topic", "wildcards"),
         (#"{"usp": {"websocket": {"path": "usp"}}}"#, "usp.websocket.path", "must start with '/'"),
+        (#"{"usp": {"brokerRetry": {"initialSeconds": 0}}}"#, "usp.brokerRetry.initialSeconds", "between 1"),
+        (#"{"usp": {"brokerRetry": {"initialSeconds": 30, "maximumSeconds": 10}}}"#, "usp.brokerRetry.maximumSeconds", "not be below initialSeconds"),
         (#"{"log": {"level": "loud"}}"#, "log.level", "unknown level"),
         (#"{"dataDirectory": ""}"#, "dataDirectory", "must not be empty"),
         (#"{"extra": 1}"#, "extra", "unknown key"),

@@ -50,6 +50,8 @@ public actor USPController: Service {
     private var running: Set<String> = []
     private var wokenWhileRunning: Set<String> = []
     private var onboarding: Set<String> = []
+    /// Agents taken offline because a transport's own link (to its broker) went down, by transport.
+    private var offlineWithLink: [String: Set<String>] = [:]
     private var messageCounter: UInt64 = 0
     private let messagePrefix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
     private nonisolated let work: AsyncStream<Work>
@@ -162,10 +164,23 @@ public actor USPController: Service {
                 await markOffline(key, reason: "MTP connection closed")
             }
         case .linkDown(let reason):
-            for (key, agent) in agents where agent.address.transport == transport {
+            for (key, agent) in agents where agent.address.transport == transport && agent.online {
+                offlineWithLink[transport, default: []].insert(key)
                 await markOffline(key, reason: "\(transport) link down: \(reason)")
             }
-        case .peerConnected, .linkUp:
+        case .linkUp:
+            // A broker link that comes back brings back the agents it took offline: their own
+            // connections to the broker did not change, and their queued tasks run now. One that
+            // went away meanwhile does not answer, and its task is retried (Fault unreachable).
+            for key in offlineWithLink.removeValue(forKey: transport) ?? [] {
+                guard var agent = agents[key], !agent.online, agent.address.transport == transport else { continue }
+                agent.online = true
+                agents[key] = agent
+                try? await registry.appendEvent(DeviceEvent(
+                    deviceID: agent.deviceID, at: Date(), kind: "online", summary: "USP agent reachable again: \(transport) link up", actor: "system"))
+                workContinuation.yield(.runTasks(key))
+            }
+        case .peerConnected:
             break
         }
     }

@@ -7,31 +7,15 @@ import NIOCore
 import Registry
 import TandemCore
 
-/// `/api/v1`: devices, parameters, tasks, events. Every route needs a bearer token; the role it
-/// needs is the third argument of `route`.
+/// `/api/v1`: devices, parameters, tasks, events. Every route needs a bearer token and checks its
+/// role first (`APIAuthenticator.authorize`); `Schemas/openapi.json` documents the role of each
+/// (`x-tandem-role`), and `AccessTests` walks the router's routes against it.
 struct DeviceRoutes: Sendable {
     let registry: any RegistryStore
     let operations: DeviceOperations
     let authenticator: APIAuthenticator
     let logger: Logger
     let throttle: AuthenticationThrottle
-
-    /// Every route with the role it needs, for the OpenAPI check and the route-walking test.
-    static let routes: [(method: HTTPRequest.Method, path: String, role: APIRole)] = [
-        (.get, "/api/v1/devices", .readOnly),
-        (.get, "/api/v1/devices/{device}", .readOnly),
-        (.put, "/api/v1/devices/{device}/tags", .operator_),
-        (.get, "/api/v1/devices/{device}/parameters", .readOnly),
-        (.get, "/api/v1/devices/{device}/tasks", .readOnly),
-        (.post, "/api/v1/devices/{device}/tasks", .operator_),
-        (.get, "/api/v1/devices/{device}/events", .readOnly),
-        (.put, "/api/v1/devices/{device}/credentials", .admin),
-        (.get, "/api/v1/tasks/{task}", .readOnly),
-        (.delete, "/api/v1/tasks/{task}", .operator_),
-        (.post, "/api/v1/tasks/{task}/retry", .operator_),
-        (.get, "/api/v1/events", .readOnly),
-        (.get, "/api/v1/status", .readOnly),  // registered by APIRoutes
-    ]
 
     func register(on router: Router<RemoteAddressContext>) {
         // Failed authentications are rate-limited per remote address (AuthenticationThrottle).

@@ -15,17 +15,6 @@ struct ProvisioningRoutes: Sendable {
     let authenticator: APIAuthenticator
     let throttle: AuthenticationThrottle
 
-    static let routes: [(method: HTTPRequest.Method, path: String, role: APIRole)] = [
-        (.get, "/api/v1/policies", .readOnly),
-        (.put, "/api/v1/policies", .admin),
-        (.post, "/api/v1/policies/plan", .readOnly),
-        (.get, "/api/v1/devices/{device}/policies", .readOnly),
-        (.get, "/api/v1/migrations", .readOnly),
-        (.post, "/api/v1/migrations/{migration}/pause", .operator_),
-        (.post, "/api/v1/migrations/{migration}/resume", .operator_),
-        (.post, "/api/v1/migrations/{migration}/rollback", .admin),
-    ]
-
     /// A policy file sent to the API: its name (for error positions) and its text.
     struct DocumentBody: Decodable {
         var fileName: String?

@@ -111,11 +111,16 @@ extension TandemConfiguration {
             if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { api.maxFailedAuthenticationsPerMinute = failures }
         }
         if let section = try reader.object("usp") {
-            try section.checkKeys(["endpointId", "websocket", "mqtt", "stomp", "baselinePaths", "valueChangePaths", "requestTimeoutSeconds"])
+            try section.checkKeys(["endpointId", "websocket", "mqtt", "stomp", "baselinePaths", "valueChangePaths", "requestTimeoutSeconds", "brokerRetry"])
             if let id = try section.string("endpointId") { usp.endpointID = id }
             if let paths = try section.stringArray("baselinePaths") { usp.baselinePaths = paths }
             if let paths = try section.stringArray("valueChangePaths") { usp.valueChangePaths = paths }
             if let seconds = try section.integer("requestTimeoutSeconds", in: 1...3600) { usp.requestTimeoutSeconds = seconds }
+            if let retry = try section.object("brokerRetry") {
+                try retry.checkKeys(["initialSeconds", "maximumSeconds"])
+                if let seconds = try retry.integer("initialSeconds", in: 1...3600) { usp.brokerRetryInitialSeconds = Double(seconds) }
+                if let seconds = try retry.integer("maximumSeconds", in: 1...86_400) { usp.brokerRetryMaximumSeconds = Double(seconds) }
+            }
             if let ws = try section.object("websocket") {
                 try ws.checkKeys(["listen", "path", "dialTLS"])
                 if ws.isNull("listen") { usp.webSocketListen = nil } else if let listen = try ws.address("listen") { usp.webSocketListen = listen }
@@ -164,6 +169,9 @@ extension TandemConfiguration {
         }
         guard !usp.stompDestination.isEmpty else {
             throw ConfigurationError(key: "usp.stomp.destination", source: source, "must not be empty")
+        }
+        if let initial = usp.brokerRetryInitialSeconds, let maximum = usp.brokerRetryMaximumSeconds, maximum < initial {
+            throw ConfigurationError(key: "usp.brokerRetry.maximumSeconds", source: source, "must not be below initialSeconds (\(initial))")
         }
         if (cwmp.connectionRequestUsernameTemplate == nil) != (cwmp.connectionRequestPasswordTemplate == nil) {
             throw ConfigurationError(key: "cwmp.connectionRequest", source: source, "give both usernameTemplate and passwordTemplate, or neither")

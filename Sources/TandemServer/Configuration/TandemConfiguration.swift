@@ -108,6 +108,12 @@ public struct TandemConfiguration: Hashable, Sendable {
         public var valueChangePaths: [String] = []
         /// `usp.requestTimeoutSeconds`: how long a request waits for its response (msg_id correlation).
         public var requestTimeoutSeconds = 30
+        /// `usp.brokerRetry.initialSeconds` / `maximumSeconds`: the waits between attempts to reach
+        /// the MQTT and STOMP brokers, doubling per attempt (R-MQTT.10/33 ConnectRetryTime and
+        /// ConnectRetryMaxInterval; R-STOMP.7 ServerRetryInitialInterval and ServerRetryMaxInterval).
+        /// nil keeps each MTP's own default (MQTT 1 s to 60 s, STOMP 5 s to 10 min).
+        public var brokerRetryInitialSeconds: Double?
+        public var brokerRetryMaximumSeconds: Double?
         /// `usp.mqtt.tls`, `usp.stomp.tls`: CA and client certificate towards the brokers (with
         /// `mqtts://` / `stomps://`); `usp.websocket.dialTLS`: the same for `wss://` agents.
         public var mqttTLS = ClientTLS()

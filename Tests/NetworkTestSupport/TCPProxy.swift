@@ -2,11 +2,12 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A loopback TCP relay between a transport and the broker, so a test can cut connections (the broker
-/// sees a closed socket, the transport a reset) or silence them (bytes stop flowing, sockets stay
-/// open), without touching the broker.
-final class TCPProxy: Sendable {
-    let port: Int
+/// A loopback TCP relay between a client (a transport) and a broker, so a test can cut connections
+/// (the broker sees a closed socket, the client a reset), silence them (bytes stop flowing, sockets
+/// stay open) or refuse new ones (each is closed as soon as it is accepted), without touching the
+/// broker.
+public final class TCPProxy: Sendable {
+    public let port: Int
     private let serverChannel: any Channel
     private let connections: Connections
 
@@ -29,10 +30,20 @@ final class TCPProxy: Sendable {
         private struct State {
             var pairs: [Int: Pair] = [:]
             var nextID = 0
+            var refusing = false
+            var attempts: [ContinuousClock.Instant] = []
         }
 
         private let state = Mutex(State())
         let accepted = Atomic<Int>(0)
+
+        /// Notes an incoming connection; false when it is to be refused.
+        func arrived() -> Bool {
+            state.withLock { state in
+                state.attempts.append(.now)
+                return !state.refusing
+            }
+        }
 
         func add(_ pair: Pair) {
             accepted.add(1, ordering: .relaxed)
@@ -47,18 +58,24 @@ final class TCPProxy: Sendable {
         }
 
         var all: [Pair] { state.withLock { Array($0.pairs.values) } }
+        var attempts: [ContinuousClock.Instant] { state.withLock { $0.attempts } }
+        func setRefusing(_ refusing: Bool) { state.withLock { $0.refusing = refusing } }
     }
 
-    /// Connections accepted so far (each transport connection attempt that got through).
-    var acceptedCount: Int { connections.accepted.load(ordering: .relaxed) }
+    /// Connections relayed so far (each client connection attempt that got through).
+    public var acceptedCount: Int { connections.accepted.load(ordering: .relaxed) }
 
-    static func start(upstreamHost: String, upstreamPort: Int) async throws -> TCPProxy {
+    /// When each connection attempt arrived, relayed or refused, in order.
+    public var attemptTimes: [ContinuousClock.Instant] { connections.attempts }
+
+    public static func start(upstreamHost: String, upstreamPort: Int) async throws -> TCPProxy {
         let connections = Connections()
         let group = MultiThreadedEventLoopGroup.singleton
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { client in
-                ClientBootstrap(group: client.eventLoop)
+                guard connections.arrived() else { return client.close() }
+                return ClientBootstrap(group: client.eventLoop)
                     .connect(host: upstreamHost, port: upstreamPort)
                     .flatMapThrowing { upstream in
                         let flag = Flag()
@@ -79,7 +96,7 @@ final class TCPProxy: Sendable {
     }
 
     /// Closes every relayed connection, both sides.
-    func dropConnections() {
+    public func dropConnections() {
         let pairs = connections.all
         for pair in pairs {
             pair.client.close(promise: nil)
@@ -87,14 +104,25 @@ final class TCPProxy: Sendable {
         }
     }
 
+    /// From now on every new connection is closed as soon as it is accepted (the broker looks
+    /// unreachable), until `acceptConnections()`. Connections already relayed stay.
+    public func refuseConnections() {
+        connections.setRefusing(true)
+    }
+
+    /// Relays new connections again.
+    public func acceptConnections() {
+        connections.setRefusing(false)
+    }
+
     /// Stops relaying the broker's bytes on the current connections, leaving the sockets open: the
-    /// transport hears nothing more (no frames, no heart-beats) while the broker still hears it.
-    func silenceConnections() {
+    /// client hears nothing more (no frames, no heart-beats) while the broker still hears it.
+    public func silenceConnections() {
         let pairs = connections.all
         for pair in pairs { pair.silenced.set() }
     }
 
-    func close() async {
+    public func close() async {
         dropConnections()
         try? await serverChannel.close()
     }
