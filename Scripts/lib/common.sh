@@ -39,9 +39,15 @@ ensure_swift() {
 
 # free_port: prints a TCP port on 127.0.0.1 that nothing listens on.
 free_port() {
-  local port
+  local port low=32768
+  # Below the kernel's ephemeral range: a port there can be held by an outgoing connection, which
+  # no connect test sees but which makes a listener's bind fail ("Address already in use").
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r low _ < /proc/sys/net/ipv4/ip_local_port_range
+  fi
+  [ "$low" -gt 12000 ] || low=32768
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0

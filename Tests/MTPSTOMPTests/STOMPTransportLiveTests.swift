@@ -96,14 +96,16 @@ struct STOMPTransportLiveTests {
         let proxy = try await TCPProxy.start(upstreamHost: broker.host, upstreamPort: broker.port)
         let queue = TestSTOMPBroker.uniqueQueue("idle")
         var configuration = TestSTOMPBroker.configuration(host: "127.0.0.1", port: proxy.port, endpointID: "self::idle", destination: queue)
-        // ActiveMQ drops a client that promises heart-beats every 500 ms and goes quiet; the transport
-        // drops a broker that does the same. Neither may happen over 4 s of silence. (The tolerance
-        // allows for a JVM broker pausing on a loaded 2-core machine.)
-        configuration.heartBeat = .init(outgoing: .milliseconds(500), incoming: .milliseconds(500))
-        configuration.heartBeatTolerance = 6
+        // ActiveMQ drops a client that promises heart-beats every 1.5 s and sends nothing for 2.25 s
+        // (its grace is 1.5 intervals); the transport drops a broker silent for 4.5 s (tolerance 3).
+        // Neither may happen over 7 s without traffic. (Shorter intervals made the test fail whenever
+        // the test process stalled for most of a second on a loaded 2-core machine, as the full suite
+        // does: then ActiveMQ rightly dropped the client.)
+        configuration.heartBeat = .init(outgoing: .milliseconds(1500), incoming: .milliseconds(1500))
+        configuration.heartBeatTolerance = 3
         try await withRunningTransports([configuration]) { transports, recorders in
             await recorders[0].wait(for: "link up") { $0.linkUpCount == 1 }
-            try await Task.sleep(for: .seconds(4))
+            try await Task.sleep(for: .seconds(7))
             #expect(await recorders[0].linkDownReasons == [])
             #expect(proxy.acceptedCount == 1)
             // Still usable: a record to itself.
