@@ -297,6 +297,8 @@ public final class MQTTTransport: MessageTransport {
 
     /// Returns once the link is up, or the task is cancelled.
     private func waitForLinkUp() async {
+        // The common case, every record while the link is up: no continuation.
+        if state.withLock({ $0.up }) { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let ready = state.withLock { state -> Bool in
