@@ -32,6 +32,10 @@ public final class SQLiteRegistryStore: RegistryStore {
             // WAL with NORMAL sync is durable across process crashes; a power loss can lose the last
             // transactions but never corrupts the file (SQLite WAL documentation).
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // Statement journals (the savepoint of each write in a group commit) and temporary
+            // tables stay in memory: no temporary file to open per transaction, none to fail to
+            // open when a connection storm has taken most of the process's descriptors.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         // The registry holds device credentials: readable by its owner only. SQLite gives the WAL and
         // shared-memory files the database file's permissions.

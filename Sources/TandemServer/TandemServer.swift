@@ -206,6 +206,11 @@ public struct TandemServer: Sendable {
     }
 
     /// The CWMP listener, where CPEs POST (TR-069 3.4).
+    /// Open CPE connections at most (`cwmp.maxConnections`, or half the open-file limit).
+    public var cwmpConnectionLimit: Int {
+        configuration.cwmp.maxConnections > 0 ? configuration.cwmp.maxConnections : OpenFileLimit.automaticCWMPConnections()
+    }
+
     public func makeCWMPApplication(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
@@ -221,7 +226,8 @@ public struct TandemServer: Sendable {
             configuration: .init(
                 address: .hostname(configuration.cwmp.listen.host, port: configuration.cwmp.listen.port),
                 serverName: "tandem/\(Self.version)",
-                backlog: configuration.cwmp.backlog),
+                backlog: configuration.cwmp.backlog,
+                availableConnectionsDelegate: .maximum(cwmpConnectionLimit, logger: logger)),
             services: [CWMPSessionSweeper(sessions: cwmpSessions)],
             onServerRunning: onServerRunning,
             logger: logger)

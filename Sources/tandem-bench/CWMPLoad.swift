@@ -7,6 +7,8 @@ import NIOPosix
 /// What the CWMP load clients saw, merged from every connection.
 struct CWMPLoadTally: Sendable {
     var latencies = Samples()
+    /// Storm: seconds from the storm's start until each device's session finished.
+    var completions = Samples()
     var sessions = 0
     /// Deliberate overload answers (503 with Retry-After).
     var retryAfter503 = 0
@@ -15,6 +17,7 @@ struct CWMPLoadTally: Sendable {
 
     mutating func merge(_ other: CWMPLoadTally) {
         latencies.add(contentsOf: other.latencies)
+        completions.add(contentsOf: other.completions)
         sessions += other.sessions
         retryAfter503 += other.retryAfter503
         errors += other.errors
@@ -219,6 +222,7 @@ struct CWMPLoad {
     /// when the connection drops. Returns when every device finished its session (or gave up).
     func runStorm(devices: Int, serialBase: Int) async throws -> CWMPLoadTally {
         let sink = NIOLockedValueBox(CWMPLoadTally())
+        let begin = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<devices {
                 let serial = String(format: "STORM%08d", serialBase + index)
@@ -226,7 +230,11 @@ struct CWMPLoad {
                 group.addTask {
                     for attempt in 1...20 {
                         let outcome = try? await connect(inform: inform, deadline: nil, sink: sink)
-                        if case .some(.finished) = outcome { return }
+                        if case .some(.finished) = outcome {
+                            let seconds = (ContinuousClock.now - begin).seconds
+                            sink.withLockedValue { $0.completions.add(seconds) }
+                            return
+                        }
                         // Connection refused or dropped: back off a little, as a CPE's retry would.
                         try await Task.sleep(for: .milliseconds(100 * attempt))
                     }

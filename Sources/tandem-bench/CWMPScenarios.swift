@@ -58,6 +58,8 @@ extension BenchRun {
             return [
                 Measurement(name, "devices booting at once", Double(devices), "devices"),
                 Measurement(name, "time to drain", drain, "s"),
+                Measurement(name, "half the devices done by", tally.completions.percentile(50), "s"),
+                Measurement(name, "99% of the devices done by", tally.completions.percentile(99), "s"),
                 Measurement(name, "registered", Double(registered), "devices"),
                 Measurement(name, "503 Retry-After answers", Double(tally.retryAfter503), "responses"),
                 Measurement(name, "other errors", Double(tally.errors + max(0, devices - registered)), "errors"),

@@ -102,6 +102,8 @@ extension Tandem {
                 return handler
             }
             let logger = Logger(label: "tandem")
+            // Thousands of CPE connections and agent sessions each hold a descriptor.
+            let openFiles = OpenFileLimit.raiseToHardLimit()
             let server: TandemServer
             do {
                 server = try TandemServer(configuration: configuration, logger: logger)
@@ -109,6 +111,7 @@ extension Tandem {
                 printError("tandem: cannot open the registry under \(configuration.dataDirectory): \(error)")
                 throw ExitCode.failure
             }
+            logger.info("open-file limit", metadata: ["limit": "\(openFiles)", "cwmpMaxConnections": "\(server.cwmpConnectionLimit)"])
             try await server.run { name, address in
                 // Unbuffered, so that scripts waiting for this line see it at once.
                 FileHandle.standardOutput.write(Data("tandem: \(name) listening on \(address)\n".utf8))

@@ -32,7 +32,7 @@ import Testing
         let json = """
             {"dataDirectory": "/var/lib/tandem", "log": {"level": "debug"},
              "cwmp": {"listen": "[::]:7547", "auth": {"mode": "basic", "usernameTemplate": "{oui}-{serialNumber}", "passwordTemplate": "x{serialNumber}"},
-                      "maxBodyBytes": 65536, "sessionTimeoutSeconds": 10, "maxConcurrentSessions": 5, "retryAfterSeconds": 9, "adaptiveRetryAfter": false, "backlog": 512},
+                      "maxBodyBytes": 65536, "sessionTimeoutSeconds": 10, "maxConcurrentSessions": 5, "retryAfterSeconds": 9, "adaptiveRetryAfter": false, "backlog": 512, "maxConnections": 3000},
              "api": {"listen": "0.0.0.0:9000"},
              "usp": {"endpointId": "oui:00256D:ctrl", "websocket": {"listen": null, "path": "/agents"},
                      "mqtt": {"broker": "mqtts://broker.example", "topic": "usp/c"},
@@ -53,6 +53,7 @@ import Testing
         #expect(c.cwmp.retryAfterSeconds == 9)
         #expect(c.cwmp.adaptiveRetryAfter == false)
         #expect(c.cwmp.backlog == 512)
+        #expect(c.cwmp.maxConnections == 3000)
         #expect(c.api.listen.port == 9000)
         #expect(c.usp.endpointID == "oui:00256D:ctrl")
         #expect(c.usp.webSocketListen == nil)

@@ -76,7 +76,7 @@ extension TandemConfiguration {
         if let section = try reader.object("cwmp") {
             try section.checkKeys([
                 "listen", "auth", "maxBodyBytes", "sessionTimeoutSeconds", "maxConcurrentSessions", "getBatchSize", "omitXMLDeclarationFor", "clientCertificates",
-                "maxFailedAuthenticationsPerMinute", "connectionRequest", "retryAfterSeconds", "adaptiveRetryAfter", "backlog",
+                "maxFailedAuthenticationsPerMinute", "connectionRequest", "retryAfterSeconds", "adaptiveRetryAfter", "backlog", "maxConnections",
             ])
             if let request = try section.object("connectionRequest") {
                 try request.checkKeys(["usernameTemplate", "passwordTemplate"])
@@ -102,6 +102,7 @@ extension TandemConfiguration {
             if let seconds = try section.integer("retryAfterSeconds", in: 1...86_400) { cwmp.retryAfterSeconds = seconds }
             if let adaptive = try section.bool("adaptiveRetryAfter") { cwmp.adaptiveRetryAfter = adaptive }
             if let backlog = try section.integer("backlog", in: 1...65_535) { cwmp.backlog = backlog }
+            if let connections = try section.integer("maxConnections", in: 0...10_000_000) { cwmp.maxConnections = connections }
             if let classes = try section.stringArray("omitXMLDeclarationFor") { cwmp.omitXMLDeclarationFor = classes }
             if let failures = try section.integer("maxFailedAuthenticationsPerMinute", in: 1...1_000_000) { cwmp.maxFailedAuthenticationsPerMinute = failures }
         }

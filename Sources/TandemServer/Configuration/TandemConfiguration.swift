@@ -57,6 +57,10 @@ public struct TandemConfiguration: Hashable, Sendable {
         /// `net.core.somaxconn`). An Inform storm opens thousands at once; a short queue drops their
         /// SYNs and the CPEs' TCP retries back off for a minute.
         public var backlog = 4096
+        /// `cwmp.maxConnections`: open CPE connections at most; past it the listener stops accepting
+        /// until one closes. 0: half the process's open-file limit (``OpenFileLimit``), so that a
+        /// storm never takes the descriptors the registry and the other front ends need.
+        public var maxConnections = 0
         /// `cwmp.retryAfterSeconds`: the longest Retry-After of the 503 answers above that limit.
         public var retryAfterSeconds = 60
         /// `cwmp.adaptiveRetryAfter`: spread refused CPEs over the time the open sessions take to

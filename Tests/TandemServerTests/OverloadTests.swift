@@ -1,4 +1,6 @@
 import Engine
+import Logging
+import TandemServer
 import Testing
 
 /// The adaptive Retry-After of the overload 503s: measured drain rate, spread, bounded.
@@ -55,5 +57,28 @@ import Testing
         // ...but the advice assumes no less than 1,000/s: 20,000 open sessions, 20 to 40 s.
         let answers = (0..<100).map { _ in advisor.advise(open: 20_000, at: start + .seconds(3), using: &random) }
         #expect(answers.allSatisfy { (20...40).contains($0) })
+    }
+}
+
+/// The CWMP listener's automatic connection cap.
+@Suite struct OpenFileLimitTests {
+    @Test func halfTheDescriptorsAndNeverBelow256() {
+        #expect(OpenFileLimit.automaticCWMPConnections(limit: 20_000) == 10_000)
+        #expect(OpenFileLimit.automaticCWMPConnections(limit: 1_048_576) == 524_288)
+        #expect(OpenFileLimit.automaticCWMPConnections(limit: 100) == 256)
+        #expect(OpenFileLimit.automaticCWMPConnections(limit: Int.max) == 1 << 29)
+    }
+
+    @Test func theServerCapsCPEConnectionsAutomaticallyOrAsConfigured() throws {
+        let raised = OpenFileLimit.raiseToHardLimit()
+        #expect(raised == OpenFileLimit.current)
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        var configuration = TandemConfiguration()
+        configuration.dataDirectory = directory
+        #expect(try TandemServer(configuration: configuration, logger: Logger(label: "limits")).cwmpConnectionLimit
+            == OpenFileLimit.automaticCWMPConnections(limit: raised))
+        configuration.cwmp.maxConnections = 77
+        #expect(try TandemServer(configuration: configuration, logger: Logger(label: "limits")).cwmpConnectionLimit == 77)
     }
 }
