@@ -4,22 +4,19 @@ import Testing
 
 /// When the server gives freed heap back: after the free bytes grow by the threshold, once.
 @Suite struct HeapTrimPolicyTests {
+    /// Feeds the policy a sequence of free-byte readings; which of them trimmed.
+    private static func decisions(threshold: Int, _ readings: [Int]) -> [Bool] {
+        var policy = HeapTrimPolicy(threshold: threshold)
+        return readings.map { policy.shouldTrim(freeBytes: $0) }
+    }
+
     @Test func trimsOnceAfterABurstOfFreesAndAgainOnlyAfterTheNextBurst() {
-        var policy = HeapTrimPolicy(threshold: 100)
-        #expect(!policy.shouldTrim(freeBytes: 0))
-        #expect(!policy.shouldTrim(freeBytes: 99))
-        #expect(policy.shouldTrim(freeBytes: 150))
-        // The free chunks are still free chunks after the trim: no trim on every tick.
-        #expect(!policy.shouldTrim(freeBytes: 150))
-        #expect(!policy.shouldTrim(freeBytes: 249))
-        #expect(policy.shouldTrim(freeBytes: 250))
+        // The free chunks are still free chunks after a trim: no trim on every tick at 150.
+        #expect(Self.decisions(threshold: 100, [0, 99, 150, 150, 249, 250]) == [false, false, true, false, false, true])
     }
 
     @Test func reuseOfFreedMemoryLowersTheMark() {
-        var policy = HeapTrimPolicy(threshold: 100)
-        #expect(policy.shouldTrim(freeBytes: 500))
-        #expect(!policy.shouldTrim(freeBytes: 120))  // the allocator reused most of it
-        #expect(!policy.shouldTrim(freeBytes: 219))
-        #expect(policy.shouldTrim(freeBytes: 220))
+        // The allocator reused most of the 500 free bytes: the next burst counts from 120.
+        #expect(Self.decisions(threshold: 100, [500, 120, 219, 220]) == [true, false, false, true])
     }
 }
