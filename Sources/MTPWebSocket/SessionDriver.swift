@@ -36,19 +36,84 @@ struct SessionDriver: Sendable {
     ) async {
         guard let session = await register(endpointID: endpointID, peer: peer, outbound: outbound, logger: logger) else { return }
         onEstablished(session)
-        logger.debug("WebSocket session open", metadata: Self.metadata(session, peer: peer))
-        defer {
-            registry.remove(session)
-            logger.debug("WebSocket session closed", metadata: Self.metadata(session, peer: peer))
-        }
+        Self.log(logger, .debug, "WebSocket session open", session, peer: peer)
+        let ending = await readRecords(session: session, inbound: inbound)
+        await end(session, ending, peer: peer, outbound: outbound, logger: logger)
+    }
+
+    /// How a session's reading ended.
+    enum Ending {
+        /// The peer or the transport closed the connection.
+        case closed
+        /// A frame broke the binding's rules; this side closes with the refusal's code.
+        case refused(Refusal)
+        /// Reading failed.
+        case failed(any Error)
+    }
+
+    /// Why a session is closed by this side, and the Close frame that says so.
+    struct Refusal {
+        let code: WebSocketErrorCode
+        let reason: String
+        let logMessage: String
+    }
+
+    /// Reads data frames until the session ends. Kept small: this frame, and the iterator's below
+    /// it, are what an idle session's task holds.
+    @inline(never)
+    private func readRecords(session: WebSocketSession, inbound: WebSocketInboundStream) async -> Ending {
+        // The only per-session buffer: a fragmented message being reassembled (R-WS.14b).
+        var fragments: ByteBuffer?
+        var frames = inbound.makeAsyncIterator()
         do {
-            if let refusal = try await readRecords(session: session, inbound: inbound) {
-                logger.info("\(refusal.logMessage)", metadata: Self.metadata(session, peer: peer))
-                try await outbound.close(refusal.code, reason: refusal.reason)
+            while let frame = try await frames.next() {
+                if let refusal = accept(frame, fragments: &fragments, session: session) { return .refused(refusal) }
             }
+            return .closed
         } catch {
-            logger.debug("WebSocket session ended with an error", metadata: Self.metadata(session, peer: peer, error: error))
+            return .failed(error)
         }
+    }
+
+    /// Assembles one data frame; a complete record goes to the engine.
+    @inline(never)
+    private func accept(_ frame: WebSocketDataFrame, fragments: inout ByteBuffer?, session: WebSocketSession) -> Refusal? {
+        switch Self.assemble(frame, into: &fragments, maxRecordSize: maxRecordSize) {
+        case .incomplete:
+            return nil
+        case .refused(let refusal):
+            return refusal
+        case .complete(let complete):
+            registry.yield(.record(InboundRecord(bytes: Array(complete.readableBytesView), replyTo: session.address)))
+            return nil
+        }
+    }
+
+    /// Closes the session when this side refused a frame, then unregisters it.
+    @inline(never)
+    private func end(_ session: WebSocketSession, _ ending: Ending, peer: String, outbound: WebSocketOutboundWriter, logger: Logger) async {
+        switch ending {
+        case .closed:
+            break
+        case .refused(let refusal):
+            Self.log(logger, .info, "\(refusal.logMessage)", session, peer: peer)
+            do {
+                try await outbound.close(refusal.code, reason: refusal.reason)
+            } catch {
+                Self.log(logger, .debug, "WebSocket session ended with an error", session, peer: peer, error: error)
+            }
+        case .failed(let error):
+            Self.log(logger, .debug, "WebSocket session ended with an error", session, peer: peer, error: error)
+        }
+        registry.remove(session)
+        Self.log(logger, .debug, "WebSocket session closed", session, peer: peer)
+    }
+
+    @inline(never)
+    static func log(
+        _ logger: Logger, _ level: Logger.Level, _ message: Logger.Message, _ session: WebSocketSession?, peer: String, error: (any Error)? = nil
+    ) {
+        logger.log(level: level, message, metadata: metadata(session, peer: peer, error: error))
     }
 
     static func metadata(_ session: WebSocketSession?, peer: String, error: (any Error)? = nil) -> Logger.Metadata {
@@ -76,39 +141,13 @@ struct SessionDriver: Sendable {
             }
             return registered
         case .duplicate:
-            logger.info("WebSocket session refused: the endpoint already has one (R-WS.4)", metadata: Self.metadata(nil, peer: peer))
+            Self.log(logger, .info, "WebSocket session refused: the endpoint already has one (R-WS.4)", nil, peer: peer)
             try? await outbound.close(.policyViolation, reason: "R-WS.4: this endpoint already has an open session")
             return nil
         case .shuttingDown:
             try? await outbound.close(.goingAway, reason: "controller shutting down")
             return nil
         }
-    }
-
-    /// Why a session is closed by this side, and the Close frame that says so.
-    struct Refusal {
-        let code: WebSocketErrorCode
-        let reason: String
-        let logMessage: String
-    }
-
-    /// Reads data frames until the peer closes (nil) or a frame breaks the binding's rules (the
-    /// refusal to send).
-    private func readRecords(session: WebSocketSession, inbound: WebSocketInboundStream) async throws -> Refusal? {
-        // The only per-session buffer: a fragmented message being reassembled (R-WS.14b).
-        var fragments: ByteBuffer?
-        var frames = inbound.makeAsyncIterator()
-        while let frame = try await frames.next() {
-            switch Self.assemble(frame, into: &fragments, maxRecordSize: maxRecordSize) {
-            case .incomplete:
-                continue
-            case .refused(let refusal):
-                return refusal
-            case .complete(let complete):
-                registry.yield(.record(InboundRecord(bytes: Array(complete.readableBytesView), replyTo: session.address)))
-            }
-        }
-        return nil
     }
 
     enum Assembly {
