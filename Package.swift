@@ -50,8 +50,6 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
-        // glibc's malloc_trim and mallinfo2 (the server gives freed heap back after bursts).
-        .systemLibrary(name: "CMalloc"),
 
         // MARK: Protocol-neutral domain
         .target(name: "TandemCore", swiftSettings: swiftSettings),
@@ -170,7 +168,7 @@ let package = Package(
             name: "TandemServer",
             dependencies: [
                 "TandemCore", "CWMP", "USP", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP", "Registry", "Policy", "Engine",
-                "HTTPAuthentication", "CMalloc",
+                "HTTPAuthentication",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

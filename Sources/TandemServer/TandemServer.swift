@@ -222,7 +222,6 @@ public struct TandemServer: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api), .init(service: cwmp)]
         services += uspServices.map { .init(service: $0) }
         services.append(.init(service: provisioningService))
-        services.append(.init(service: HeapTrimmer()))
         if let webSocketTransport, let listen = configuration.usp.webSocketListen {
             // Reports the WebSocket MTP's bound port like the other listeners', then ends.
             services.append(.init(
