@@ -188,7 +188,8 @@ final class Dialer: Service, Sendable {
             handshakeTimeout: configuration.dialing.connectTimeout,
             handler: { inbound, outbound, context in
                 await driver.run(
-                    endpointID: target.agentEndpointID, inbound: inbound, outbound: outbound, logger: context.logger,
+                    endpointID: target.agentEndpointID, peer: "\(target.url.host):\(target.url.port)", inbound: inbound, outbound: outbound,
+                    logger: context.logger,
                     onEstablished: { target.established($0) })
                 target.sessionEnded()
             })

@@ -204,8 +204,12 @@ public final class WebSocketTransport: MessageTransport, Sendable {
         logger: Logger,
         listener: WebSocketTransportConfiguration.Listener
     ) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
+        // The session keeps the logger it is given: a copy with its own metadata would be one more
+        // dictionary per idle agent. Refusals here log with the peer's address.
+        let sessionLogger = logger
+        let peer = Self.describe(channel.remoteAddress)
         var logger = logger
-        logger[metadataKey: "ws.peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
+        logger[metadataKey: "ws.peer"] = "\(peer)"
         let (path, query) = USPWebSocketHandshake.splitTarget(request.path ?? "")
         guard path == listener.path else {
             logger.debug("WebSocket upgrade refused: wrong path", metadata: ["path": "\(path)"])
@@ -252,11 +256,18 @@ public final class WebSocketTransport: MessageTransport, Sendable {
         if extensionOffer != nil {
             headers[.secWebSocketExtensions] = USPWebSocketHandshake.extensionHeaderValue(endpointID: configuration.controllerEndpointID)
         }
-        if let endpointID { logger[metadataKey: "usp.endpoint"] = "\(endpointID)" }
         let driver = self.driver
-        return .upgrade(headers) { [endpointID, logger] inbound, outbound, _ in
-            await driver.run(endpointID: endpointID, inbound: inbound, outbound: outbound, logger: logger)
+        return .upgrade(headers) { [endpointID, peer, sessionLogger] inbound, outbound, _ in
+            await driver.run(endpointID: endpointID, peer: peer, inbound: inbound, outbound: outbound, logger: sessionLogger)
         }
+    }
+
+    /// `host:port` (`[host]:port` for IPv6) of a socket address, `?` for none.
+    public static func describe(_ address: SocketAddress?) -> String {
+        guard let address else { return "?" }
+        let host = address.ipAddress ?? "?"
+        let port = address.port.map(String.init) ?? "?"
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }
 

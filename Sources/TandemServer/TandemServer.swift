@@ -271,10 +271,7 @@ public struct TandemServer: Sendable {
     }
 
     static func describe(_ address: SocketAddress?) -> String {
-        guard let address else { return "?" }
-        let host = address.ipAddress ?? "?"
-        let port = address.port.map(String.init) ?? "?"
-        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        WebSocketTransport.describe(address)
     }
 }
 

@@ -100,39 +100,34 @@ public actor USPController: Service {
 
     /// One transport's events. Records of different peers are handled side by side, each peer's in
     /// order (one lane per MTP address): one slow registry write or broker round trip no longer
-    /// holds back every other agent behind the same broker connection.
+    /// holds back every other agent behind the same broker connection. A lane lives only while its
+    /// peer has records queued (``PeerLanes``), so idle agents hold no task here.
     private nonisolated func consume(_ transport: any MessageTransport) async {
-        await withDiscardingTaskGroup { lanes in
-            var open: [String: AsyncStream<TransportEvent>.Continuation] = [:]
+        let lanes = PeerLanes()
+        await withDiscardingTaskGroup { group in
             for await event in transport.events {
                 switch event {
                 case .record(let inbound):
                     let key = inbound.replyTo.destination
-                    if let lane = open[key] {
-                        lane.yield(event)
-                    } else if open.count < Self.maximumLanes {
-                        let (stream, lane) = AsyncStream.makeStream(of: TransportEvent.self, bufferingPolicy: .unbounded)
-                        open[key] = lane
-                        lanes.addTask {
-                            for await queued in stream { await self.handle(queued, transport: transport.name) }
+                    switch lanes.enqueue(event, for: key, limit: Self.maximumLanes) {
+                    case .queued:
+                        break
+                    case .startLane:
+                        group.addTask {
+                            await lanes.drain(key) { queued in await self.handle(queued, transport: transport.name) }
                         }
-                        lane.yield(event)
-                    } else {
+                    case .full:
                         await handle(event, transport: transport.name)
                     }
                 case .peerDisconnected(let address):
-                    // After the peer's last records, in its lane; then the lane ends.
-                    if let lane = open.removeValue(forKey: address.destination) {
-                        lane.yield(event)
-                        lane.finish()
-                    } else {
+                    // After the peer's last records, in its lane when it still has one.
+                    if !lanes.enqueueIfRunning(event, for: address.destination) {
                         await handle(event, transport: transport.name)
                     }
                 default:
                     await handle(event, transport: transport.name)
                 }
             }
-            for lane in open.values { lane.finish() }
         }
     }
 
