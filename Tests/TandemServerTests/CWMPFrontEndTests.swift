@@ -240,4 +240,25 @@ import Testing
             }
         }
     }
+
+    /// TR-069 3.4.4: a session is authenticated when it starts. The front end skips authentication
+    /// for a cookie naming an open session; if that session ends (times out) before the request
+    /// reaches it, the request must not open a new session unauthenticated.
+    @Test func aRequestLetThroughForAnEndedSessionCannotOpenANewOne() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let registry = try SQLiteRegistryStore(dataDirectory: directory)
+        let sessions = CWMPSessionManager(registry: registry, logger: Logger(label: "ended-session"))
+        let inform = Array(buffer: try Self.fixture("cpe-inform-boot.xml"))
+        let stale = await sessions.handle(CWMPExchange(sessionID: "ended-session", body: inform, mayOpenSession: false))
+        #expect(stale.status == 401)
+        #expect(stale.newSessionID == nil)
+        #expect(await sessions.sessionCount == 0)
+        #expect(try await registry.countDevices(matching: DeviceFilter()) == 0)
+        // Once authenticated (the front end's second pass), the same request opens a session.
+        let authenticated = await sessions.handle(CWMPExchange(sessionID: "ended-session", body: inform, mayOpenSession: true))
+        #expect(authenticated.status == 200)
+        #expect(authenticated.newSessionID != nil)
+        #expect(try await registry.countDevices(matching: DeviceFilter()) == 1)
+    }
 }

@@ -15,13 +15,21 @@ public struct CWMPExchange: Sendable {
     public var remoteAddress: String?
     /// The username the CPE authenticated as (nil in open mode).
     public var authenticatedUser: String?
+    /// False when the front end skipped authentication because the cookie named an open session: if
+    /// that session ended meanwhile (timed out), no new one may start from this request (TR-069
+    /// 3.4.4: a CPE authenticates each session); the answer is then 401.
+    public var mayOpenSession: Bool
 
-    public init(sessionID: String?, body: [UInt8], charset: String? = nil, remoteAddress: String? = nil, authenticatedUser: String? = nil) {
+    public init(
+        sessionID: String?, body: [UInt8], charset: String? = nil, remoteAddress: String? = nil, authenticatedUser: String? = nil,
+        mayOpenSession: Bool = true
+    ) {
         self.sessionID = sessionID
         self.body = body
         self.charset = charset
         self.remoteAddress = remoteAddress
         self.authenticatedUser = authenticatedUser
+        self.mayOpenSession = mayOpenSession
     }
 }
 
@@ -200,6 +208,9 @@ public actor CWMPSessionManager {
         var sessionID = exchange.sessionID.flatMap { sessions[$0] == nil ? nil : $0 }
         var isNew = false
         if sessionID == nil {
+            // The session the cookie named ended after the front end let the request through
+            // without authentication: authenticate first.
+            guard exchange.mayOpenSession else { return PreparedReply(CWMPReply(status: 401)) }
             guard sessions.count < configuration.maxConcurrentSessions else {
                 // Overload: refuse new sessions, never the ones already accepted (GenieACS does the same).
                 let wait = retryAdvisor.advise(open: sessions.count, at: now, using: &random)

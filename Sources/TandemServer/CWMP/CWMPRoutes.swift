@@ -52,9 +52,24 @@ struct CWMPRoutes: Sendable {
             return Response(status: .contentTooLarge)
         }
         let remote = context.remoteAddress.map { $0.ipAddress ?? "\($0)" }
-        let reply = await sessions.handle(CWMPExchange(
+        var exchange = CWMPExchange(
             sessionID: cookie, body: Array(buffer: body), charset: Self.charset(request.headers[.contentType]),
-            remoteAddress: remote, authenticatedUser: user))
+            remoteAddress: remote, authenticatedUser: user, mayOpenSession: !sessionOpen)
+        var reply = await sessions.handle(exchange)
+        if sessionOpen && reply.status == 401 {
+            // The session ended between the check and the request (timed out): this request would
+            // open a new one, so it is authenticated like any first request (TR-069 3.4.4).
+            switch await authenticator.authenticate(authorization: request.headers[.authorization], method: "POST") {
+            case .accepted(let username):
+                exchange.authenticatedUser = username
+                exchange.mayOpenSession = true
+                reply = await sessions.handle(exchange)
+            case .challenge(let values):
+                var headers = HTTPFields()
+                for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
+                return Response(status: .unauthorized, headers: headers)
+            }
+        }
         var headers = HTTPFields()
         if let id = reply.newSessionID { headers[.setCookie] = "\(Self.cookieName)=\(id); Path=/; HttpOnly" }
         if let retry = reply.retryAfter { headers[.retryAfter] = String(retry) }
