@@ -107,6 +107,12 @@ public final class MQTTTransport: MessageTransport {
         /// `receiveRecords` waiting for the link to come up (see there).
         var upWaiter: CheckedContinuation<Void, Never>?
 
+        /// The waiting `receiveRecords`, if any, to resume outside the lock.
+        mutating func takeUpWaiter() -> CheckedContinuation<Void, Never>? {
+            defer { upWaiter = nil }
+            return upWaiter
+        }
+
         init(topic: String) {
             replyTopic = topic
             ownTopics = [topic]
@@ -195,8 +201,7 @@ public final class MQTTTransport: MessageTransport {
                     state.up = true
                     state.downReported = false
                     state.statistics.linkUps += 1
-                    defer { state.upWaiter = nil }
-                    return state.upWaiter
+                    return state.takeUpWaiter()
                 }
                 attempt = 0
                 logger.info(
@@ -309,11 +314,7 @@ public final class MQTTTransport: MessageTransport {
                 if ready { continuation.resume() }
             }
         } onCancel: {
-            let waiter = state.withLock { state in
-                defer { state.upWaiter = nil }
-                return state.upWaiter
-            }
-            waiter?.resume()
+            state.withLock { $0.takeUpWaiter() }?.resume()
         }
     }
 

@@ -39,9 +39,7 @@ struct CWMPRoutes: Sendable {
             case .challenge(let values):
                 // The first 401 of a Digest exchange is no failure; wrong credentials are.
                 if request.headers[.authorization] != nil { throttle.recordFailure(address) }
-                var headers = HTTPFields()
-                for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
-                return Response(status: .unauthorized, headers: headers)
+                return Self.challenge(values)
             }
         }
         let body: ByteBuffer
@@ -65,9 +63,7 @@ struct CWMPRoutes: Sendable {
                 exchange.mayOpenSession = true
                 reply = await sessions.handle(exchange)
             case .challenge(let values):
-                var headers = HTTPFields()
-                for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
-                return Response(status: .unauthorized, headers: headers)
+                return Self.challenge(values)
             }
         }
         var headers = HTTPFields()
@@ -75,6 +71,13 @@ struct CWMPRoutes: Sendable {
         if let retry = reply.retryAfter { headers[.retryAfter] = String(retry) }
         if !reply.body.isEmpty { headers[.contentType] = "text/xml; charset=utf-8" }
         return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
+    }
+
+    /// 401 with the authenticator's WWW-Authenticate challenges.
+    static func challenge(_ values: [String]) -> Response {
+        var headers = HTTPFields()
+        for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
+        return Response(status: .unauthorized, headers: headers)
     }
 
     /// The session cookie, tolerating `;` or `,` separators and spaces (TR-069 A.11 deviations).
