@@ -48,7 +48,7 @@ extension SQLiteRegistryStore {
         let current = try String.fetchOne(db.cachedStatement(sql: "SELECT protocols FROM device WHERE id = ?"), arguments: [id]) ?? ""
         var protocols = Set(current.split(separator: ",").compactMap { ManagementProtocol(rawValue: String($0)) })
         protocols.insert(proto)
-        let connection = try details.connection.map { try json($0) }
+        let connection = details.connection.map { json($0) }
         try db.cachedStatement(
             sql: """
                 UPDATE device SET
@@ -79,7 +79,7 @@ extension SQLiteRegistryStore {
 
     static func insertEvent(_ db: Database, _ event: DeviceEvent) throws {
         try db.cachedStatement(sql: "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)").execute(
-            arguments: [event.deviceID, event.at.timeIntervalSince1970, event.kind, event.summary, event.actor, try json(event.detail)])
+            arguments: [event.deviceID, event.at.timeIntervalSince1970, event.kind, event.summary, event.actor, json(event.detail)])
     }
 
     static func exists(_ db: Database, deviceID: Int64) throws -> Bool {
@@ -210,6 +210,11 @@ extension SQLiteRegistryStore {
             createdAt: Date(timeIntervalSince1970: row["createdAt"]), updatedAt: Date(timeIntervalSince1970: row["updatedAt"]),
             expiresAt: expires.map(Date.init(timeIntervalSince1970:)), origin: row["origin"],
             pinnedTo: (row["protocol"] as String?).flatMap(ManagementProtocol.init(rawValue:)))
+    }
+
+    /// The common case, an event's detail or a device's connection facts: no `Encoder` machinery.
+    static func json(_ value: [String: String]) -> String {
+        JSONStringMap.encode(value)
     }
 
     static func json<T: Encodable>(_ value: T) throws -> String {

@@ -119,9 +119,14 @@ public final class SQLiteRegistryStore: RegistryStore {
     static func upsertCWMPDevice(_ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date) throws -> Int64 {
         var deviceID = try Self.deviceID(db, identifier: identity.canonical)
         var linked = false
+        // The row is this CWMP device already (every Inform after the first): its identifiers were
+        // added with it and are never removed, so they are not inserted again.
+        var known = false
         if let id = deviceID {
             // Found through an identifier derived earlier: the row exists but had no CWMP side yet.
-            linked = try String.fetchOne(db.cachedStatement(sql: "SELECT cwmpDeviceId FROM device WHERE id = ?"), arguments: [id]) == nil
+            let current = try String.fetchOne(db.cachedStatement(sql: "SELECT cwmpDeviceId FROM device WHERE id = ?"), arguments: [id])
+            linked = current == nil
+            known = current == identity.canonical
         } else {
             for endpoint in identity.derivedEndpointIDs {
                 if let found = try Self.deviceID(db, identifier: endpoint.lookupKey) {
@@ -144,6 +149,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             arguments: [identity.canonical, identity.oui, identity.productClass, identity.serialNumber,
                         identity.manufacturer, identity.manufacturer, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
         try Self.apply(details, to: id, adding: .cwmp, db: db)
+        if known { return id }
         try Self.addIdentifier(db, identity.canonical, kind: "cwmp", deviceID: id)
         for endpoint in identity.derivedEndpointIDs {
             try Self.addIdentifier(db, endpoint.lookupKey, kind: "derived", deviceID: id)
@@ -447,7 +453,8 @@ public final class SQLiteRegistryStore: RegistryStore {
         // Most sessions find nothing queued: answer that from a reader connection, without taking
         // a turn on the single writer that every Inform needs (the check is repeated under the write).
         let anyQueued = try await pool.read { db in
-            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')", arguments: [deviceID]) ?? false
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')"), arguments: [deviceID]) ?? false
         }
         guard anyQueued else { return nil }
         return try await write { db in

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Policy
 import Registry
+import Synchronization
 import TandemCore
 
 /// One HTTP POST from a CPE, as the front end hands it over.
@@ -118,6 +119,8 @@ public actor CWMPSessionManager {
     let clock = ContinuousClock()
     private let decoder: CWMPDecoder
     private var sessions: [String: Session] = [:]
+    /// The keys of `sessions`, readable without the actor (``isOpen(_:)``); changed only with them.
+    private nonisolated let openSessionIDs = Mutex<Set<String>>([])
     private var sessionByDevice: [Int64: String] = [:]
     private var retryAdvisor: RetryAfterAdvisor
     private var random = SystemRandomNumberGenerator()
@@ -140,8 +143,9 @@ public actor CWMPSessionManager {
     /// Open sessions.
     public var sessionCount: Int { sessions.count }
 
-    /// Whether `id` names an open session.
-    public func isOpen(_ id: String) -> Bool { sessions[id] != nil }
+    /// Whether `id` names an open session. The front end asks on every POST, before deciding to
+    /// authenticate: a lock, not a hop onto the actor.
+    public nonisolated func isOpen(_ id: String) -> Bool { openSessionIDs.withLock { $0.contains(id) } }
 
     /// Whether the device has a session open now (its tasks run without a connection request).
     public func hasSession(deviceID: Int64) -> Bool { sessionByDevice[deviceID] != nil }
@@ -218,6 +222,7 @@ public actor CWMPSessionManager {
             }
             let id = Self.makeSessionID()
             sessions[id] = Session(machine: Machine(configuration: configuration.session), lastSeen: now)
+            openSessionIDs.withLock { _ = $0.insert(id) }
             sessionID = id
             isNew = true
         }
@@ -594,7 +599,10 @@ public actor CWMPSessionManager {
 
     private func removeSession(_ id: String) {
         if let deviceID = sessions[id]?.deviceID, sessionByDevice[deviceID] == id { sessionByDevice[deviceID] = nil }
-        if sessions.removeValue(forKey: id) != nil { retryAdvisor.sessionEnded(at: clock.now) }
+        if sessions.removeValue(forKey: id) != nil {
+            openSessionIDs.withLock { _ = $0.remove(id) }
+            retryAdvisor.sessionEnded(at: clock.now)
+        }
     }
 
     private func encoderOptions(session id: String) -> CWMPEncoder.Options {

@@ -1,5 +1,4 @@
 import Engine
-import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -29,7 +28,7 @@ struct CWMPRoutes: Sendable {
         var user: String?
         // A CPE authenticates once per session; the session cookie carries that on.
         var sessionOpen = false
-        if let cookie { sessionOpen = await sessions.isOpen(cookie) }
+        if let cookie { sessionOpen = sessions.isOpen(cookie) }
         if !sessionOpen {
             let address = context.remoteAddress?.throttleKey ?? "unknown"
             if let wait = throttle.retryAfter(address) { return AuthenticationThrottle.tooManyRequests(retryAfter: wait) }
@@ -80,23 +79,57 @@ struct CWMPRoutes: Sendable {
         return Response(status: .unauthorized, headers: headers)
     }
 
-    /// The session cookie, tolerating `;` or `,` separators and spaces (TR-069 A.11 deviations).
+    /// The session cookie, tolerating `;` or `,` separators, spaces and a quoted value (TR-069 A.11
+    /// deviations). Runs on every POST, so it scans the header's bytes without Foundation.
     static func sessionCookie(_ header: String?) -> String? {
         guard let header else { return nil }
-        for part in header.split(whereSeparator: { $0 == ";" || $0 == "," }) {
-            let pair = part.trimmingCharacters(in: .whitespaces)
-            if pair.hasPrefix("\(cookieName)=") {
-                let value = String(pair.dropFirst(cookieName.count + 1)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-                return value.isEmpty ? nil : value
+        let bytes = header.utf8
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            // One `name=value` pair: up to the next `;` or `,`.
+            var end = index
+            while end < bytes.endIndex, bytes[end] != UInt8(ascii: ";"), bytes[end] != UInt8(ascii: ",") { end = bytes.index(after: end) }
+            let pair = Substring(header.utf8[index..<end]).trimmingHTTPSpaces()
+            if pair.utf8.count > cookieName.utf8.count, pair.utf8.starts(with: cookieName.utf8),
+                pair.utf8[pair.utf8.index(pair.utf8.startIndex, offsetBy: cookieName.utf8.count)] == UInt8(ascii: "=")
+            {
+                let value = pair.dropFirst(cookieName.count + 1).trimmingQuotes()
+                return value.isEmpty ? nil : String(value)
             }
+            index = end < bytes.endIndex ? bytes.index(after: end) : end
         }
         return nil
     }
 
+    /// The `charset` parameter of a Content-Type value, without quotes or spaces.
     static func charset(_ contentType: String?) -> String? {
-        guard let contentType, let range = contentType.range(of: "charset=", options: .caseInsensitive) else { return nil }
-        return contentType[range.upperBound...].split(separator: ";").first.map {
-            $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+        guard let contentType else { return nil }
+        for parameter in contentType.utf8.split(separator: UInt8(ascii: ";")).dropFirst() {
+            let text = Substring(parameter).trimmingHTTPSpaces()
+            guard text.utf8.count > 8, text.utf8.prefix(8).lazy.map({ $0 | 0x20 }).elementsEqual("charset=".utf8) else { continue }
+            let value = text.dropFirst(8).trimmingQuotes()
+            return value.isEmpty ? nil : String(value)
         }
+        return nil
+    }
+}
+
+extension Substring {
+    /// Without leading and trailing spaces and tabs (HTTP optional whitespace).
+    fileprivate func trimmingHTTPSpaces() -> Substring {
+        var start = startIndex
+        var end = endIndex
+        while start < end, self[start] == " " || self[start] == "\t" { start = index(after: start) }
+        while end > start, self[index(before: end)] == " " || self[index(before: end)] == "\t" { end = index(before: end) }
+        return self[start..<end]
+    }
+
+    /// Without surrounding spaces and double quotes.
+    fileprivate func trimmingQuotes() -> Substring {
+        var start = startIndex
+        var end = endIndex
+        while start < end, self[start] == "\"" || self[start] == " " { start = index(after: start) }
+        while end > start, self[index(before: end)] == "\"" || self[index(before: end)] == " " { end = index(before: end) }
+        return self[start..<end]
     }
 }
