@@ -185,6 +185,13 @@ enum RegistryMigrations {
                 """)
         }
 
+        // Selections by product class and software version (a policy's or an operator's "every
+        // BenchGateway on 1.0.0", `tandem devices --filter`) read this index instead of scanning
+        // the device table: 1,000,000 rows took 0.3 s warm and over 1 s cold without it.
+        migrator.registerMigration("v6-device-selection-index") { db in
+            try db.execute(sql: "CREATE INDEX device_productClass_softwareVersion ON device(productClass, softwareVersion)")
+        }
+
         return migrator
     }
 }

@@ -116,20 +116,16 @@ struct CWMPRoutes: Sendable {
 
 extension Substring {
     /// Without leading and trailing spaces and tabs (HTTP optional whitespace).
-    fileprivate func trimmingHTTPSpaces() -> Substring {
-        var start = startIndex
-        var end = endIndex
-        while start < end, self[start] == " " || self[start] == "\t" { start = index(after: start) }
-        while end > start, self[index(before: end)] == " " || self[index(before: end)] == "\t" { end = index(before: end) }
-        return self[start..<end]
-    }
+    fileprivate func trimmingHTTPSpaces() -> Substring { trimming { $0 == " " || $0 == "\t" } }
 
     /// Without surrounding spaces and double quotes.
-    fileprivate func trimmingQuotes() -> Substring {
+    fileprivate func trimmingQuotes() -> Substring { trimming { $0 == " " || $0 == "\"" } }
+
+    private func trimming(_ trimmed: (Character) -> Bool) -> Substring {
         var start = startIndex
         var end = endIndex
-        while start < end, self[start] == "\"" || self[start] == " " { start = index(after: start) }
-        while end > start, self[index(before: end)] == "\"" || self[index(before: end)] == " " { end = index(before: end) }
+        while start < end, trimmed(self[start]) { start = index(after: start) }
+        while end > start, trimmed(self[index(before: end)]) { end = index(before: end) }
         return self[start..<end]
     }
 }
