@@ -72,11 +72,9 @@ let package = Package(
             name: "MTPWebSocket",
             dependencies: [
                 "MTP",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                // The dialer's client and session loop; the listener is plain SwiftNIO.
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -4,12 +4,13 @@ import MTP
 import NIOCore
 import NIOWebSocket
 
-/// Runs one WebSocket session, accepted or dialled, from registration to close: registers it,
-/// turns binary messages into `.record` events, enforces the framing rules of the WebSocket
-/// binding, and unregisters it when the connection ends.
+/// Runs one dialled WebSocket session (the controller connected to an agent's server) from
+/// registration to close: registers it, turns binary messages into `.record` events, enforces the
+/// framing rules of the WebSocket binding, and unregisters it when the connection ends.
 ///
 /// Ping, pong and the close handshake are handled by the WebSocket library underneath
-/// (R-WS.13); what arrives here are data frames only.
+/// (R-WS.13); what arrives here are data frames only. Sessions accepted by the listener are served
+/// by ``ListenerConnection`` on the event loop instead; both apply ``assemble(_:fin:data:into:maxRecordSize:)``.
 struct SessionDriver: Sendable {
     let registry: SessionRegistry
     let maxRecordSize: Int
@@ -34,7 +35,7 @@ struct SessionDriver: Sendable {
         logger: Logger,
         onEstablished: @Sendable (WebSocketSession) -> Void = { _ in }
     ) async {
-        guard let session = await register(endpointID: endpointID, peer: peer, outbound: outbound, logger: logger) else { return }
+        guard let session = await register(endpointID: endpointID, peer: peer, outbound: .dialled(outbound), logger: logger) else { return }
         onEstablished(session)
         Self.log(logger, .debug, "WebSocket session open", session, peer: peer)
         let ending = await readRecords(session: session, inbound: inbound)
@@ -78,7 +79,13 @@ struct SessionDriver: Sendable {
     /// Assembles one data frame; a complete record goes to the engine.
     @inline(never)
     private func accept(_ frame: WebSocketDataFrame, fragments: inout ByteBuffer?, session: WebSocketSession) -> Refusal? {
-        switch Self.assemble(frame, into: &fragments, maxRecordSize: maxRecordSize) {
+        let kind: DataFrameKind =
+            switch frame.opcode {
+            case .text: .text
+            case .binary: .binary
+            case .continuation: .continuation
+            }
+        switch Self.assemble(kind, fin: frame.fin, data: frame.data, into: &fragments, maxRecordSize: maxRecordSize) {
         case .incomplete:
             return nil
         case .refused(let refusal):
@@ -128,7 +135,7 @@ struct SessionDriver: Sendable {
 
     /// Registers the session, closing the one it replaces or itself when refused (R-WS.4).
     @inline(never)
-    private func register(endpointID: String?, peer: String, outbound: WebSocketOutboundWriter, logger: Logger) async -> WebSocketSession? {
+    private func register(endpointID: String?, peer: String, outbound: SessionOutbound, logger: Logger) async -> WebSocketSession? {
         switch registry.register(endpointID: endpointID, outbound: outbound, policy: policy) {
         case .registered(let registered, let replaced):
             if let replaced {
@@ -156,10 +163,19 @@ struct SessionDriver: Sendable {
         case refused(Refusal)
     }
 
+    /// The data frame opcodes (RFC 6455 5.6).
+    enum DataFrameKind {
+        case text
+        case binary
+        case continuation
+    }
+
     /// Applies the framing rules of the WebSocket binding to one data frame.
-    static func assemble(_ frame: WebSocketDataFrame, into fragments: inout ByteBuffer?, maxRecordSize: Int) -> Assembly {
+    static func assemble(
+        _ kind: DataFrameKind, fin: Bool, data: ByteBuffer, into fragments: inout ByteBuffer?, maxRecordSize: Int
+    ) -> Assembly {
         let complete: ByteBuffer
-        switch frame.opcode {
+        switch kind {
         case .text:
             // R-WS.14: Records travel in binary frames. R-WS.16: a frame whose Record cannot be
             // extracted closes the connection with 1003.
@@ -172,26 +188,26 @@ struct SessionDriver: Sendable {
                     code: .protocolError, reason: "new message inside a fragmented message",
                     logMessage: "WebSocket data frame inside a fragmented message; closing with 1002"))
             }
-            guard frame.fin else {
-                fragments = frame.data
+            guard fin else {
+                fragments = data
                 return .incomplete
             }
-            complete = frame.data
+            complete = data
         case .continuation:
             guard var buffer = fragments else {
                 return .refused(Refusal(
                     code: .protocolError, reason: "continuation frame without a message",
                     logMessage: "WebSocket continuation frame without a message; closing with 1002"))
             }
-            guard buffer.readableBytes + frame.data.readableBytes <= maxRecordSize else {
+            guard buffer.readableBytes + data.readableBytes <= maxRecordSize else {
                 return .refused(Refusal(
                     code: .messageTooLarge, reason: "record exceeds \(maxRecordSize) bytes",
                     logMessage: "Fragmented WebSocket message exceeds the record limit; closing with 1009"))
             }
             fragments = nil  // one owner of the storage while it grows
-            var data = frame.data
+            var data = data
             buffer.writeBuffer(&data)
-            guard frame.fin else {
+            guard fin else {
                 fragments = buffer
                 return .incomplete
             }

@@ -1,14 +1,13 @@
-import HummingbirdWebSocket
 import MTP
 import NIOConcurrencyHelpers
 
 /// One open WebSocket session, accepted or dialled. Small on purpose: tens of thousands of idle
-/// agents each hold one (an id, an address, a reference to the library's writer).
+/// agents each hold one (an address and a reference to the connection).
 struct WebSocketSession: Sendable {
     /// The address the engine answers to; `destination` is the session id.
     let address: MTPAddress
     /// Writes frames on this session.
-    let outbound: WebSocketOutboundWriter
+    let outbound: SessionOutbound
 
     var id: String { address.destination }
     var endpointID: String? { address.endpointID }
@@ -58,7 +57,7 @@ final class SessionRegistry: Sendable {
     /// session it replaces).
     func register(
         endpointID: String?,
-        outbound: WebSocketOutboundWriter,
+        outbound: SessionOutbound,
         policy: WebSocketTransportConfiguration.DuplicateSessionPolicy
     ) -> Registration {
         state.withLockedValue { state in

@@ -1,8 +1,3 @@
-import HTTPTypes
-import Hummingbird
-import HummingbirdCore
-import HummingbirdTLS
-import HummingbirdWebSocket
 import Logging
 import MTP
 import NIOCore
@@ -28,9 +23,10 @@ import ServiceLifecycle
 /// Record the engine cannot parse should be answered the same way through
 /// ``close(_:code:reason:)``.
 ///
-/// `run()` owns everything long-lived: the listener, the redial loops, the session tasks. Graceful
-/// shutdown first closes every session with 1001 (going away), then stops redialling, then stops
-/// the listener. The event stream finishes when `run()` returns; a transport runs once.
+/// `run()` owns everything long-lived: the listener (``WebSocketListener``: NIO channel handlers,
+/// no task per accepted session), the redial loops and their session tasks. Graceful shutdown first
+/// closes every session with 1001 (going away), then stops redialling, then stops the listener,
+/// which waits for the sessions' close handshakes. The event stream finishes when `run()` returns; a transport runs once.
 public final class WebSocketTransport: MessageTransport, Sendable {
     public let name = "websocket"
     public let events: AsyncStream<TransportEvent>
@@ -74,10 +70,14 @@ public final class WebSocketTransport: MessageTransport, Sendable {
         }
         // Graceful shutdown stops services in reverse order and waits for each: first every
         // session gets 1001, then the redial loops stop, then the listener. Without this order the
-        // library's own shutdown handler would close sessions with 1000 first.
+        // WebSocket library's own shutdown handler would close dialled sessions with 1000 first.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         if let listener = configuration.listener {
-            services.append(.init(service: try makeListenerApplication(listener), serviceName: "websocket-listener"))
+            let listener = WebSocketListener(
+                settings: ListenerSettings(configuration: configuration, listener: listener, registry: registry, logger: logger),
+                listenerState: listenerState,
+                onListening: onListening)
+            services.append(.init(service: listener, serviceName: "websocket-listener"))
         } else {
             registry.yield(.linkUp)
         }
@@ -103,7 +103,7 @@ public final class WebSocketTransport: MessageTransport, Sendable {
             throw WebSocketTransportError(.noSuchPeer(destination))
         }
         do {
-            try await session.outbound.write(.binary(ByteBuffer(bytes: record)))
+            try await session.outbound.write(record: ByteBuffer(bytes: record))
         } catch let error as CancellationError {
             throw error
         } catch {
@@ -157,109 +157,6 @@ public final class WebSocketTransport: MessageTransport, Sendable {
     /// Stops keeping a session open to the agent and closes the dialled session with 1000.
     public func disconnect(agentEndpointID: String) async {
         await dialer.disconnect(agentEndpointID: agentEndpointID)
-    }
-
-    // MARK: Listener
-
-    private func makeListenerApplication(_ listener: WebSocketTransportConfiguration.Listener) throws -> some ApplicationProtocol {
-        let router = Router()
-        // A plain GET on the USP path is an agent that forgot to upgrade.
-        router.get(RouterPath(listener.path)) { _, _ in
-            Response(status: .upgradeRequired, headers: [.upgrade: "websocket", .secWebSocketProtocol: USPWebSocketHandshake.subprotocol])
-        }
-        let webSocket = WebSocketServerConfiguration(
-            maxFrameSize: configuration.maxRecordSize,
-            autoPing: configuration.pingInterval.map { .enabled(timePeriod: $0) } ?? .disabled,
-            closeTimeout: configuration.closeTimeout,
-            validateUTF8: false)
-        let plain: HTTPServerBuilder = .http1WebSocketUpgrade(configuration: .init(http1: .init(idleTimeout: .seconds(30)), ws: webSocket)) {
-            [self] request, channel, logger in
-            self.shouldUpgrade(request, channel: channel, logger: logger, listener: listener)
-        }
-        let server = try listener.tlsConfiguration.map { tls in try HTTPServerBuilder.tls(plain, tlsConfiguration: tls) } ?? plain
-        return Application(
-            router: router,
-            server: server,
-            configuration: .init(
-                address: .hostname(listener.host, port: listener.port),
-                serverName: nil,
-                backlog: listener.backlog,
-                availableConnectionsDelegate: .maximum(listener.maxConnections, logger: logger)),
-            onServerRunning: { [self] channel in
-                let port = channel.localAddress?.port ?? listener.port
-                self.logger.info(
-                    "WebSocket MTP listening",
-                    metadata: ["host": "\(listener.host)", "port": "\(port)", "path": "\(listener.path)"])
-                await self.onListening(listener.host, port)
-                self.listenerState.listening(port: port)
-                self.registry.yield(.linkUp)
-            },
-            logger: logger)
-    }
-
-    /// Decides the opening handshake of an agent's session (the HTTP upgrade request).
-    private func shouldUpgrade(
-        _ request: HTTPRequest,
-        channel: any Channel,
-        logger: Logger,
-        listener: WebSocketTransportConfiguration.Listener
-    ) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
-        // The session keeps the logger it is given: a copy with its own metadata would be one more
-        // dictionary per idle agent. Refusals here log with the peer's address.
-        let sessionLogger = logger
-        let peer = Self.describe(channel.remoteAddress)
-        var logger = logger
-        logger[metadataKey: "ws.peer"] = "\(peer)"
-        let (path, query) = USPWebSocketHandshake.splitTarget(request.path ?? "")
-        guard path == listener.path else {
-            logger.debug("WebSocket upgrade refused: wrong path", metadata: ["path": "\(path)"])
-            return .dontUpgrade
-        }
-        // R-WS.12a: no `v1.usp` offered, no session.
-        guard USPWebSocketHandshake.offersUSP(request.headerFields) else {
-            logger.info("WebSocket upgrade refused: the client did not offer the v1.usp subprotocol (R-WS.12a)")
-            return .dontUpgrade
-        }
-        // R-WS.10b/R-WS.10c: the agent's endpoint ID, percent-encoded in the `eid` query parameter.
-        var endpointID: String?
-        switch USPWebSocketHandshake.queryEndpointID(query) {
-        case .present(let eid): endpointID = eid
-        case .absent: break
-        case .invalid:
-            logger.info("WebSocket upgrade refused: malformed eid query parameter")
-            return .dontUpgrade
-        }
-        // R-WS.10a (deprecated since USP 1.3): older agents put it in the bbf-usp-protocol extension.
-        // Its absence is no error (R-WS.11c).
-        let extensionOffer = USPWebSocketHandshake.extensionEndpointID(request.headerFields)
-        if case .some(.some(let extensionEID)) = extensionOffer {
-            if let endpointID, endpointID != extensionEID {
-                logger.warning(
-                    "WebSocket eid query parameter and bbf-usp-protocol extension disagree; using the query",
-                    metadata: ["eid.query": "\(endpointID)", "eid.extension": "\(extensionEID)"])
-            }
-            endpointID = endpointID ?? extensionEID
-        }
-        if endpointID == nil && listener.requireEndpointID {
-            logger.info("WebSocket upgrade refused: no endpoint ID in the handshake")
-            return .dontUpgrade
-        }
-        guard !registry.isShuttingDown else { return .dontUpgrade }
-        if configuration.duplicateSessionPolicy == .rejectNew, let endpointID, registry.hasSession(endpointID: endpointID) {
-            logger.info(
-                "WebSocket upgrade refused: the endpoint already has a session (R-WS.4)",
-                metadata: ["usp.endpoint": "\(endpointID)"])
-            return .dontUpgrade
-        }
-        // R-WS.11: echo the subprotocol. R-WS.11a: answer the extension with our own endpoint ID.
-        var headers: HTTPFields = [.secWebSocketProtocol: USPWebSocketHandshake.subprotocol]
-        if extensionOffer != nil {
-            headers[.secWebSocketExtensions] = USPWebSocketHandshake.extensionHeaderValue(endpointID: configuration.controllerEndpointID)
-        }
-        let driver = self.driver
-        return .upgrade(headers) { [endpointID, peer, sessionLogger] inbound, outbound, _ in
-            await driver.run(endpointID: endpointID, peer: peer, inbound: inbound, outbound: outbound, logger: sessionLogger)
-        }
     }
 
     /// `host:port` (`[host]:port` for IPv6) of a socket address, `?` for none.

@@ -153,24 +153,9 @@ func rawHTTP(
     _ request: String,
     whileOpen: @Sendable (String) async throws -> Void = { _ in }
 ) async throws -> String {
-    let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-        .connect(host: "127.0.0.1", port: port) { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-            }
-        }
-    return try await channel.executeThenClose { inbound, outbound in
-        try await outbound.write(ByteBuffer(string: request))
-        var response = ""
-        for try await chunk in inbound {
-            response += String(buffer: chunk)
-            if let end = response.firstRange(of: "\r\n\r\n") {
-                response = String(response[..<end.lowerBound])
-                break
-            }
-        }
-        try await whileOpen(response)
-        return response
+    try await RawWebSocket.connect(port: port, request) { socket in
+        try await whileOpen(socket.head)
+        return socket.head
     }
 }
 
@@ -210,4 +195,98 @@ final class Box<Value: Sendable>: Sendable {
         set { storage.withLockedValue { $0 = newValue } }
     }
     func mutate(_ body: (inout Value) -> Void) { storage.withLockedValue { body(&$0) } }
+}
+
+/// A hand-driven WebSocket client over a raw socket, for what the library client will not send
+/// (pings on demand, unmasked frames) or cannot observe.
+final class RawWebSocket {
+    private var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    private let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    private var buffer = ByteBuffer()
+    /// The server's response head.
+    private(set) var head = ""
+
+    private init(inbound: NIOAsyncChannelInboundStream<ByteBuffer>, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+        self.inbound = inbound.makeAsyncIterator()
+        self.outbound = outbound
+    }
+
+    /// Connects, sends `request` and runs `body` once the response head has arrived.
+    static func connect<T: Sendable>(
+        port: Int, _ request: String, _ body: (RawWebSocket) async throws -> T
+    ) async throws -> T {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            let socket = RawWebSocket(inbound: inbound, outbound: outbound)
+            try await outbound.write(ByteBuffer(string: request))
+            while true {
+                let text = String(buffer: socket.buffer)
+                if let end = text.firstRange(of: "\r\n\r\n") {
+                    socket.head = String(text[..<end.lowerBound])
+                    socket.buffer.moveReaderIndex(forwardBy: text.utf8.distance(from: text.startIndex, to: end.upperBound))
+                    break
+                }
+                guard try await socket.fill() else { break }
+            }
+            return try await body(socket)
+        }
+    }
+
+    /// Reads more bytes; false at the end of the stream.
+    private func fill() async throws -> Bool {
+        guard var chunk = try await inbound.next() else { return false }
+        buffer.writeBuffer(&chunk)
+        return true
+    }
+
+    /// Sends one frame, masked (RFC 6455 5.3) unless told otherwise.
+    func send(opcode: UInt8, payload: [UInt8], fin: Bool = true, masked: Bool = true) async throws {
+        var frame = ByteBuffer()
+        frame.writeInteger((fin ? 0x80 : 0) | opcode)
+        let maskBit: UInt8 = masked ? 0x80 : 0
+        if payload.count < 126 {
+            frame.writeInteger(maskBit | UInt8(payload.count))
+        } else if payload.count <= 0xFFFF {
+            frame.writeInteger(maskBit | 126)
+            frame.writeInteger(UInt16(payload.count))
+        } else {
+            frame.writeInteger(maskBit | 127)
+            frame.writeInteger(UInt64(payload.count))
+        }
+        if masked {
+            let key: [UInt8] = [0x11, 0x22, 0x33, 0x44]
+            frame.writeBytes(key)
+            frame.writeBytes(payload.enumerated().map { $0.element ^ key[$0.offset % 4] })
+        } else {
+            frame.writeBytes(payload)
+        }
+        try await outbound.write(frame)
+    }
+
+    /// The next frame from the server (unmasked, not fragmented); nil at the end of the stream.
+    func readFrame() async throws -> (opcode: UInt8, payload: [UInt8])? {
+        while true {
+            var peek = buffer
+            if let first = peek.readInteger(as: UInt8.self), let second = peek.readInteger(as: UInt8.self) {
+                var length: Int? = Int(second & 0x7F)
+                if length == 126 { length = peek.readInteger(as: UInt16.self).map(Int.init) }
+                else if length == 127 { length = peek.readInteger(as: UInt64.self).map { Int($0) } }
+                if let length, let payload = peek.readBytes(length: length) {
+                    buffer = peek
+                    return (first & 0x0F, payload)
+                }
+            }
+            guard try await fill() else { return nil }
+        }
+    }
+
+    /// The status code of a Close frame's payload.
+    static func closeCode(_ payload: [UInt8]) -> UInt16? {
+        payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil
+    }
 }

@@ -288,6 +288,110 @@ struct WebSocketListenerTests {
         }
     }
 
+    @Test("delivers the 1009 Close to a client still sending an oversized frame (lingering close, RFC 6455 7.1.1)")
+    func oversizedFrameLingeringClose() async throws {
+        try await withTransport(.test(maxRecordSize: 1024)) { running in
+            // Each attempt must see the code: the server reads and drops the 2 MiB it refused
+            // instead of resetting the connection with them unread.
+            for index in 0..<5 {
+                let close = try await running.client(eid: "proto::big-\(index)") { inbound, outbound, _ in
+                    try await outbound.write(.binary(ByteBuffer(repeating: 7, count: 2 << 20)))
+                    for try await _ in inbound {}
+                }
+                #expect(close?.closeCode == .messageTooLarge, "attempt \(index)")
+            }
+            #expect(await running.log.records.isEmpty)
+        }
+    }
+
+    @Test("answers a ping with a pong carrying its data (RFC 6455 5.5.3, R-WS.13)")
+    func pingAnswered() async throws {
+        try await withTransport { running in
+            let pong = try await RawWebSocket.connect(port: running.port, upgradeRequest(target: "/usp?eid=os::pinger")) { socket in
+                #expect(statusCode(socket.head) == 101)
+                try await socket.send(opcode: 0x9, payload: [1, 2, 3])
+                return try await socket.readFrame()
+            }
+            #expect(pong?.opcode == 0xA)
+            #expect(pong?.payload == [1, 2, 3])
+        }
+    }
+
+    @Test("echoes a client's Close and closes the connection (RFC 6455 5.5.1)")
+    func clientCloseEchoed() async throws {
+        try await withTransport { running in
+            let (echo, end) = try await RawWebSocket.connect(port: running.port, upgradeRequest(target: "/usp?eid=os::closer")) { socket in
+                try await socket.send(opcode: 0x8, payload: [0x03, 0xE8] + Array("bye".utf8))
+                let echo = try await socket.readFrame()
+                return (echo, try await socket.readFrame())
+            }
+            #expect(echo?.opcode == 0x8)
+            #expect(echo.flatMap { RawWebSocket.closeCode($0.payload) } == 1000)
+            #expect(end == nil)
+            try await running.log.waitUntil { $0.disconnected.count == 1 }
+        }
+    }
+
+    @Test("closes with 1002 on an unmasked frame (RFC 6455 5.1) and on a continuation without a message")
+    func protocolErrors() async throws {
+        try await withTransport { running in
+            let unmasked = try await RawWebSocket.connect(port: running.port, upgradeRequest(target: "/usp?eid=os::unmasked")) { socket in
+                try await socket.send(opcode: 0x2, payload: [1, 2, 3], masked: false)
+                return try await socket.readFrame()
+            }
+            #expect(unmasked?.opcode == 0x8)
+            #expect(unmasked.flatMap { RawWebSocket.closeCode($0.payload) } == 1002)
+            let orphan = try await RawWebSocket.connect(port: running.port, upgradeRequest(target: "/usp?eid=os::orphan")) { socket in
+                try await socket.send(opcode: 0x0, payload: [1, 2, 3])
+                return try await socket.readFrame()
+            }
+            #expect(orphan.flatMap { RawWebSocket.closeCode($0.payload) } == 1002)
+            #expect(await running.log.records.isEmpty)
+        }
+    }
+
+    @Test("answers a plain GET on the USP path with 426, Upgrade: websocket and v1.usp")
+    func plainGetUpgradeRequired() async throws {
+        try await withTransport { running in
+            let head = try await rawHTTP(port: running.port, "GET /usp?eid=x HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(statusCode(head) == 426)
+            #expect(headerValues("Upgrade", in: head) == ["websocket"])
+            #expect(headerValues("Sec-WebSocket-Protocol", in: head) == ["v1.usp"])
+        }
+    }
+
+    @Test("at maxConnections the next connection waits until one closes")
+    func connectionLimit() async throws {
+        var configuration = WebSocketTransportConfiguration.test()
+        configuration.listener?.maxConnections = 2
+        try await withTransport(configuration) { running in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<2 {
+                    group.addTask {
+                        try await running.client(eid: "os::capped-\(index)") { inbound, _, _ in for try await _ in inbound {} }
+                    }
+                }
+                let first = try await running.log.connectedAddress(0)
+                _ = try await running.log.connectedAddress(1)
+                let third = Box<Int?>(nil)
+                group.addTask {
+                    let head = try await rawHTTP(port: running.port, upgradeRequest(target: "/usp?eid=os::capped-2"))
+                    third.value = statusCode(head)
+                }
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(third.value == nil, "the third connection was served at the limit")
+                #expect(await running.log.connected.count == 2)
+                await running.transport.close(first, code: .normalClosure)
+                try await running.log.waitUntil { $0.connected.count == 3 }
+                for address in await running.log.connected.dropFirst() {
+                    await running.transport.close(address, code: .normalClosure)
+                }
+                try await group.waitForAll()
+                #expect(third.value == 101)
+            }
+        }
+    }
+
     // MARK: Sessions
 
     @Test("reports peerConnected and peerDisconnected with the same address")
