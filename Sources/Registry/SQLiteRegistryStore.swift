@@ -12,6 +12,8 @@ public final class SQLiteRegistryStore: RegistryStore {
     private let commits: GroupCommit
     /// The file this store writes.
     public let path: String
+    /// Devices that may have queued tasks (``claimNextTask(deviceID:at:)`` skips the others).
+    private let queuedHint: QueuedTaskHint
 
     /// The registry file's name under the data directory.
     public static let fileName = "registry.sqlite"
@@ -50,6 +52,11 @@ public final class SQLiteRegistryStore: RegistryStore {
         } else {
             try RegistryMigrations.migrator.migrate(pool)
         }
+        let queuedDevices = try pool.read { db in
+            // (A database opened `upTo:` an early migration has no task table.)
+            try db.tableExists("task") ? Int64.fetchAll(db, sql: "SELECT DISTINCT deviceId FROM task WHERE state = 'queued'") : []
+        }
+        self.queuedHint = QueuedTaskHint(devices: queuedDevices)
     }
 
     /// Runs `updates` in a write transaction, possibly shared with other writes (``GroupCommit``);
@@ -405,6 +412,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String, pinnedTo: ManagementProtocol?
     ) async throws -> DeviceTask {
         let encoded = try Self.json(operation)
+        defer { queuedHint.noteQueued(deviceID) }  // after the commit; harmless when the write failed
         return try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             let now = Date().timeIntervalSince1970
@@ -450,13 +458,18 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     private func claim(deviceID: Int64, at: Date, filter: String, arguments: StatementArguments) async throws -> DeviceTask? {
-        // Most sessions find nothing queued: answer that from a reader connection, without taking
-        // a turn on the single writer that every Inform needs (the check is repeated under the write).
+        // Most sessions find nothing queued: a device that never had a task queued is answered from
+        // memory, and one that may have is checked on a reader connection, without taking a turn on
+        // the single writer that every Inform needs (the check is repeated under the write).
+        guard let mark = queuedHint.mark(deviceID) else { return nil }
         let anyQueued = try await pool.read { db in
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')"), arguments: [deviceID]) ?? false
         }
-        guard anyQueued else { return nil }
+        guard anyQueued else {
+            queuedHint.forget(deviceID, ifStill: mark)
+            return nil
+        }
         return try await write { db in
             let now = at.timeIntervalSince1970
             try db.execute(
@@ -494,7 +507,7 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func failTask(id: Int64, fault: Fault, retry: Bool, at: Date) async throws {
         let encoded = try Self.json(fault)
-        try await write { db in
+        let deviceID = try await write { db in
             guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
@@ -504,7 +517,9 @@ public final class SQLiteRegistryStore: RegistryStore {
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: at, kind: "fault", summary: "task \(id) \(retry ? "will retry after" : "failed with") \(fault)",
                 actor: "device", detail: ["task": String(id), "category": fault.category.rawValue]))
+            return deviceID
         }
+        if retry { queuedHint.noteQueued(deviceID) }
     }
 
     public func cancelTask(id: Int64, actor: String, at: Date) async throws -> Bool {

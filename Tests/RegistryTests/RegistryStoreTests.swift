@@ -107,6 +107,32 @@ import Testing
         #expect(try await store.parameters(deviceID: device.id, under: "").isEmpty)
     }
 
+    /// A claim answers "nothing queued" from memory for devices without queued tasks; every way a
+    /// task becomes queued is still seen: queued after a claim found nothing, requeued by a retried
+    /// fault, queued before the store was opened.
+    @Test func claimsFindEveryQueuedTask() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-claims-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let queued: DeviceTask
+        let deviceID: Int64
+        do {
+            let store = try SQLiteRegistryStore(dataDirectory: directory)
+            deviceID = try await store.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "Q1"), details: DeviceDetails(), at: t0).id
+            #expect(try await store.claimNextTask(deviceID: deviceID, at: t0) == nil)
+            queued = try await store.enqueueTask(deviceID: deviceID, operation: .reboot(commandKey: nil), expiresAt: nil, actor: "token:ops")
+            #expect(try await store.claimNextTask(deviceID: deviceID, at: t0)?.id == queued.id)
+            #expect(try await store.claimNextTask(deviceID: deviceID, at: t0) == nil)
+            try await store.failTask(id: queued.id, fault: Fault(category: .unreachable, message: "no answer"), retry: true, at: t0)
+            #expect(try await store.claimNextTask(deviceID: deviceID, at: t0)?.id == queued.id)
+            try await store.failTask(id: queued.id, fault: Fault(category: .unreachable, message: "no answer"), retry: true, at: t0)
+        }
+        let reopened = try SQLiteRegistryStore(dataDirectory: directory)
+        let claimed = try #require(try await reopened.claimNextTask(deviceID: deviceID, at: t0))
+        #expect(claimed.id == queued.id)
+        #expect(claimed.attempts == 3)
+        #expect(try await reopened.claimNextTask(deviceID: deviceID, at: t0) == nil)
+    }
+
     @Test func taskLifecycle() async throws {
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
