@@ -459,17 +459,14 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     private func claim(deviceID: Int64, at: Date, filter: String, arguments: StatementArguments) async throws -> DeviceTask? {
         // Most sessions find nothing queued: a device that never had a task queued is answered from
-        // memory, and one that may have is checked on a reader connection, without taking a turn on
+        // memory, and one that had is checked on a reader connection, without taking a turn on
         // the single writer that every Inform needs (the check is repeated under the write).
-        guard let mark = queuedHint.mark(deviceID) else { return nil }
+        guard queuedHint.mayHaveQueued(deviceID) else { return nil }
         let anyQueued = try await pool.read { db in
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')"), arguments: [deviceID]) ?? false
         }
-        guard anyQueued else {
-            queuedHint.forget(deviceID, ifStill: mark)
-            return nil
-        }
+        guard anyQueued else { return nil }
         return try await write { db in
             let now = at.timeIntervalSince1970
             try db.execute(
