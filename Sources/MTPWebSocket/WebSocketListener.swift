@@ -117,6 +117,8 @@ struct USPUpgradeOffer {
     let endpointID: String?
     /// Whether the request carried the `bbf-usp-protocol` extension, to be answered (R-WS.11a).
     let offersExtension: Bool
+    /// The extension's endpoint ID when it disagrees with the query's (the query wins).
+    var ignoredExtensionEndpointID: String?
 }
 
 /// Why an upgrade request is refused (answered with 400 by ``ListenerHTTPHandler``).
@@ -149,13 +151,16 @@ extension ListenerSettings {
         // R-WS.10a (deprecated since USP 1.3): older agents put it in the bbf-usp-protocol extension.
         // Its absence is no error (R-WS.11c).
         let extensionOffer = USPWebSocketHandshake.extensionEndpointID(fields)
+        var ignoredExtensionEndpointID: String?
         if case .some(.some(let extensionEID)) = extensionOffer {
+            if let endpointID, endpointID != extensionEID { ignoredExtensionEndpointID = extensionEID }
             endpointID = endpointID ?? extensionEID
         }
         if endpointID == nil && listener.requireEndpointID {
             return .failure(UpgradeRefusal(message: "WebSocket upgrade refused: no endpoint ID in the handshake"))
         }
-        return .success(USPUpgradeOffer(endpointID: endpointID, offersExtension: extensionOffer != nil))
+        return .success(USPUpgradeOffer(
+            endpointID: endpointID, offersExtension: extensionOffer != nil, ignoredExtensionEndpointID: ignoredExtensionEndpointID))
     }
 
     /// Decides an upgrade request: the headers to add to the 101 answer, or `nil` to refuse it.
@@ -168,6 +173,11 @@ extension ListenerSettings {
             refusal.metadata["ws.peer"] = "\(WebSocketTransport.describe(peer))"
             logger.info(refusal.message, metadata: refusal.metadata)
             return nil
+        }
+        if let ignored = offer.ignoredExtensionEndpointID, let endpointID = offer.endpointID {
+            logger.warning(
+                "WebSocket eid query parameter and bbf-usp-protocol extension disagree; using the query",
+                metadata: ["eid.query": "\(endpointID)", "eid.extension": "\(ignored)", "ws.peer": "\(WebSocketTransport.describe(peer))"])
         }
         guard !registry.isShuttingDown else { return nil }
         if policy == .rejectNew, let endpointID = offer.endpointID, registry.hasSession(endpointID: endpointID) {

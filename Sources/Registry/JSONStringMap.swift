@@ -7,12 +7,12 @@ enum JSONStringMap {
         out.reserveCapacity(16 + map.count * 32)
         out.append(UInt8(ascii: "{"))
         var first = true
-        for key in map.keys.sorted() {
+        for (key, value) in map.sorted(by: { $0.key < $1.key }) {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
             appendString(key, to: &out)
             out.append(UInt8(ascii: ":"))
-            appendString(map[key]!, to: &out)
+            appendString(value, to: &out)
         }
         out.append(UInt8(ascii: "}"))
         return String(decoding: out, as: UTF8.self)

@@ -139,7 +139,7 @@ extension SQLiteRegistryStore {
     }
 
     public func saveMigrationDevice(_ record: MigrationDeviceRecord, event: String?, actor: String) async throws {
-        let bindings = try Self.json(record.bindings)
+        let bindings = Self.json(record.bindings)
         let created = try Self.json(record.created)
         let restore = try Self.json(record.restore.mapValues { ["type": $0.type.rawValue, "value": $0.lexical] })
         try await write { db in

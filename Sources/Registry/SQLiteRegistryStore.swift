@@ -412,8 +412,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String, pinnedTo: ManagementProtocol?
     ) async throws -> DeviceTask {
         let encoded = try Self.json(operation)
-        defer { queuedHint.noteQueued(deviceID) }  // after the commit; harmless when the write failed
-        return try await write { db in
+        let task = try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             let now = Date().timeIntervalSince1970
             try db.execute(
@@ -429,6 +428,8 @@ public final class SQLiteRegistryStore: RegistryStore {
                 detail: ["task": String(id)]))
             return try Self.fetchTask(db, id: id)!
         }
+        queuedHint.noteQueued(deviceID)  // after the commit, before whoever queued it wakes the device
+        return task
     }
 
     public func task(id: Int64) async throws -> DeviceTask? {

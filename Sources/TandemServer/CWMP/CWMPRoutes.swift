@@ -17,6 +17,7 @@ struct CWMPRoutes: Sendable {
     let throttle: AuthenticationThrottle
 
     static let cookieName = "session"
+    private static let cookiePrefix = cookieName + "="
 
     func register(on router: Router<CWMPRequestContext>) {
         router.post("/") { request, context in try await handle(request, context) }
@@ -83,20 +84,11 @@ struct CWMPRoutes: Sendable {
     /// deviations). Runs on every POST, so it scans the header's bytes without Foundation.
     static func sessionCookie(_ header: String?) -> String? {
         guard let header else { return nil }
-        let bytes = header.utf8
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            // One `name=value` pair: up to the next `;` or `,`.
-            var end = index
-            while end < bytes.endIndex, bytes[end] != UInt8(ascii: ";"), bytes[end] != UInt8(ascii: ",") { end = bytes.index(after: end) }
-            let pair = Substring(header.utf8[index..<end]).trimmingHTTPSpaces()
-            if pair.utf8.count > cookieName.utf8.count, pair.utf8.starts(with: cookieName.utf8),
-                pair.utf8[pair.utf8.index(pair.utf8.startIndex, offsetBy: cookieName.utf8.count)] == UInt8(ascii: "=")
-            {
-                let value = pair.dropFirst(cookieName.count + 1).trimmingQuotes()
-                return value.isEmpty ? nil : String(value)
-            }
-            index = end < bytes.endIndex ? bytes.index(after: end) : end
+        for part in header.utf8.split(whereSeparator: { $0 == UInt8(ascii: ";") || $0 == UInt8(ascii: ",") }) {
+            let pair = Substring(part).trimmingHTTPSpaces()
+            guard pair.hasPrefix(cookiePrefix) else { continue }
+            let value = pair.dropFirst(cookiePrefix.count).trimmingQuotes()
+            return value.isEmpty ? nil : String(value)
         }
         return nil
     }
