@@ -41,7 +41,8 @@ public struct TandemServer: Sendable {
     let metrics: ServerMetrics
     /// How the REST API and CWMP listeners serve HTTP: plain, or HTTPS when `tls` is configured.
     let apiServerBuilder: HTTPServerBuilder
-    let cwmpServerBuilder: HTTPServerBuilder
+    /// The CWMP listener's TLS, when `tls` (or `cwmp.clientCertificates`) configures it.
+    let cwmpTLS: TLSConfiguration?
 
     /// Opens the registry under the configured data directory.
     public init(configuration: TandemConfiguration, logger: Logger) throws {
@@ -56,7 +57,7 @@ public struct TandemServer: Sendable {
         self.configuration = configuration
         let serverTLS = try configuration.serverTLSConfiguration()
         self.apiServerBuilder = try serverTLS.map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0) } ?? .http1()
-        self.cwmpServerBuilder = try configuration.cwmpTLSConfiguration().map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0) } ?? .http1()
+        self.cwmpTLS = try configuration.cwmpTLSConfiguration()
         self.registry = registry
         self.logger = logger
         self.metrics = ServerMetrics()
@@ -214,15 +215,20 @@ public struct TandemServer: Sendable {
     public func makeCWMPApplication(
         onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router(context: CWMPRequestContext.self)
-        CWMPRoutes(
-            sessions: cwmpSessions, authenticator: CPEAuthenticator(configuration: configuration.cwmp, registry: registry),
-            maxBodyBytes: configuration.cwmp.maxBodyBytes, logger: logger,
-            throttle: AuthenticationThrottle(settings: .init(maxFailures: configuration.cwmp.maxFailedAuthenticationsPerMinute))
-        ).register(on: router)
+        let frontEnd = CWMPFrontEnd(
+            sessions: cwmpSessions, authenticator: CPEAuthenticator(configuration: configuration.cwmp, registry: registry), logger: logger,
+            throttle: AuthenticationThrottle(settings: .init(maxFailures: configuration.cwmp.maxFailedAuthenticationsPerMinute)))
+        let child = CWMPChildChannel(frontEnd: frontEnd, maxBodyBytes: configuration.cwmp.maxBodyBytes, serverName: "tandem/\(Self.version)")
+        let tls = cwmpTLS
+        // Hummingbird's server accepts and runs the connections; its router and responder are not
+        // used here: the child channel answers every request itself.
+        let server = HTTPServerBuilder { _ in
+            if let tls { return try TLSChannel(child, tlsConfiguration: tls) }
+            return child
+        }
         return Application(
-            router: router,
-            server: cwmpServerBuilder,
+            router: Router(context: BasicRequestContext.self),
+            server: server,
             configuration: .init(
                 address: .hostname(configuration.cwmp.listen.host, port: configuration.cwmp.listen.port),
                 serverName: "tandem/\(Self.version)",

@@ -14,12 +14,12 @@ import Testing
         ("sessionx=1; session=zz", "zz"),
     ])
     func sessionCookieIsFound(header: String, expected: String) {
-        #expect(CWMPRoutes.sessionCookie(header) == expected)
+        #expect(CWMPFrontEnd.sessionCookie(header) == expected)
     }
 
     @Test(arguments: [nil, "", "session=", "session=\"\"", "xsession=abc", "sessions=abc", "other=1; foo=bar", "session"])
     func noSessionCookie(header: String?) {
-        #expect(CWMPRoutes.sessionCookie(header) == nil)
+        #expect(CWMPFrontEnd.sessionCookie(header) == nil)
     }
 
     @Test(arguments: [
@@ -30,11 +30,11 @@ import Testing
         ("text/xml; boundary=x;  charset=utf-16 ", "utf-16"),
     ] as [(String, String?)])
     func charsetIsRead(header: String, expected: String?) {
-        #expect(CWMPRoutes.charset(header) == expected)
+        #expect(CWMPFrontEnd.charset(header) == expected)
     }
 
     @Test(arguments: [nil, "text/xml", "text/xml; charset=", "text/xml; xcharset=utf-8"])
     func noCharset(header: String?) {
-        #expect(CWMPRoutes.charset(header) == nil)
+        #expect(CWMPFrontEnd.charset(header) == nil)
     }
 }

@@ -65,8 +65,12 @@ final class AuthenticationThrottle: Sendable {
         var headers = HTTPFields()
         headers[.retryAfter] = String(seconds)
         headers[.contentType] = "application/json; charset=utf-8"
-        let body = #"{"error":{"message":"too many failed authentications from this address; retry in \#(seconds) s","status":429}}"#
-        return Response(status: .tooManyRequests, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        return Response(status: .tooManyRequests, headers: headers, body: .init(byteBuffer: ByteBuffer(string: tooManyRequestsBody(retryAfter: seconds))))
+    }
+
+    /// The JSON body of the 429 answer (the API's and the CWMP listener's).
+    static func tooManyRequestsBody(retryAfter seconds: Int) -> String {
+        #"{"error":{"message":"too many failed authentications from this address; retry in \#(seconds) s","status":429}}"#
     }
 }
 

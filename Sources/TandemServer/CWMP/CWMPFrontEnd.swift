@@ -1,17 +1,41 @@
 import Engine
-import HTTPTypes
-import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 
-/// A request context that knows the peer's address, for the event log.
-typealias CWMPRequestContext = RemoteAddressContext
+/// One complete HTTP request of a CPE, as the CWMP listener hands it over.
+struct CWMPHTTPRequest: Sendable {
+    var method: HTTPMethod
+    /// Every Cookie field, joined with `; ` (RFC 6265 5.4 allows one; some CPEs send more).
+    var cookie: String?
+    var authorization: String?
+    var contentType: String?
+    var body: ByteBuffer
+    var remoteAddress: SocketAddress?
+}
 
-/// The HTTP side of the ACS: where CPEs POST their SOAP envelopes (TR-069 3.4).
-struct CWMPRoutes: Sendable {
+/// The answer to a ``CWMPHTTPRequest``; the listener adds the framing headers.
+struct CWMPHTTPResponse: Sendable {
+    var status: HTTPResponseStatus
+    var headers: HTTPHeaders
+    var body: ByteBuffer?
+    /// Close the connection once the answer is written.
+    var close = false
+
+    init(status: HTTPResponseStatus, headers: HTTPHeaders = [:], body: ByteBuffer? = nil, close: Bool = false) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.close = close
+    }
+}
+
+/// The HTTP side of the ACS: where CPEs POST their SOAP envelopes (TR-069 3.4). It sees whole
+/// requests (``CWMPListener`` collects them), authenticates the session's first one and hands the
+/// body to the session manager.
+struct CWMPFrontEnd: Sendable {
     let sessions: CWMPSessionManager
     let authenticator: CPEAuthenticator
-    let maxBodyBytes: Int
     let logger: Logger
     /// Failed authentications per address (`cwmp.maxFailedAuthenticationsPerMinute`).
     let throttle: AuthenticationThrottle
@@ -19,45 +43,37 @@ struct CWMPRoutes: Sendable {
     static let cookieName = "session"
     private static let cookiePrefix = cookieName + "="
 
-    func register(on router: Router<CWMPRequestContext>) {
-        router.post("/") { request, context in try await handle(request, context) }
-        router.post("**") { request, context in try await handle(request, context) }
-    }
-
-    func handle(_ request: Request, _ context: CWMPRequestContext) async throws -> Response {
-        let cookie = Self.sessionCookie(request.headers[.cookie])
+    func handle(_ request: CWMPHTTPRequest) async -> CWMPHTTPResponse {
+        // TR-069 3.4: a CPE only ever POSTs.
+        guard request.method == .POST else {
+            return CWMPHTTPResponse(status: .methodNotAllowed, headers: ["Allow": "POST"])
+        }
+        let cookie = Self.sessionCookie(request.cookie)
         var user: String?
         // A CPE authenticates once per session; the session cookie carries that on.
         var sessionOpen = false
         if let cookie { sessionOpen = sessions.isOpen(cookie) }
         if !sessionOpen {
-            let address = context.remoteAddress?.throttleKey ?? "unknown"
-            if let wait = throttle.retryAfter(address) { return AuthenticationThrottle.tooManyRequests(retryAfter: wait) }
-            switch await authenticator.authenticate(authorization: request.headers[.authorization], method: "POST") {
+            let address = request.remoteAddress?.throttleKey ?? "unknown"
+            if let wait = throttle.retryAfter(address) { return Self.tooManyRequests(retryAfter: wait) }
+            switch await authenticator.authenticate(authorization: request.authorization, method: "POST") {
             case .accepted(let username):
                 user = username
             case .challenge(let values):
                 // The first 401 of a Digest exchange is no failure; wrong credentials are.
-                if request.headers[.authorization] != nil { throttle.recordFailure(address) }
+                if request.authorization != nil { throttle.recordFailure(address) }
                 return Self.challenge(values)
             }
         }
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: maxBodyBytes)
-        } catch {
-            logger.notice("CWMP body over the limit", metadata: ["limit": "\(maxBodyBytes)"])
-            return Response(status: .contentTooLarge)
-        }
-        let remote = context.remoteAddress.map { $0.ipAddress ?? "\($0)" }
+        let remote = request.remoteAddress.map { $0.ipAddress ?? "\($0)" }
         var exchange = CWMPExchange(
-            sessionID: cookie, body: Array(buffer: body), charset: Self.charset(request.headers[.contentType]),
+            sessionID: cookie, body: Array(buffer: request.body), charset: Self.charset(request.contentType),
             remoteAddress: remote, authenticatedUser: user, mayOpenSession: !sessionOpen)
         var reply = await sessions.handle(exchange)
         if sessionOpen && reply.status == 401 {
             // The session ended between the check and the request (timed out): this request would
             // open a new one, so it is authenticated like any first request (TR-069 3.4.4).
-            switch await authenticator.authenticate(authorization: request.headers[.authorization], method: "POST") {
+            switch await authenticator.authenticate(authorization: request.authorization, method: "POST") {
             case .accepted(let username):
                 exchange.authenticatedUser = username
                 exchange.mayOpenSession = true
@@ -66,18 +82,29 @@ struct CWMPRoutes: Sendable {
                 return Self.challenge(values)
             }
         }
-        var headers = HTTPFields()
-        if let id = reply.newSessionID { headers[.setCookie] = "\(Self.cookieName)=\(id); Path=/; HttpOnly" }
-        if let retry = reply.retryAfter { headers[.retryAfter] = String(retry) }
-        if !reply.body.isEmpty { headers[.contentType] = "text/xml; charset=utf-8" }
-        return Response(status: .init(code: reply.status), headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: reply.body)))
+        var headers = HTTPHeaders()
+        if let id = reply.newSessionID { headers.add(name: "Set-Cookie", value: "\(Self.cookieName)=\(id); Path=/; HttpOnly") }
+        if let retry = reply.retryAfter { headers.add(name: "Retry-After", value: String(retry)) }
+        var body: ByteBuffer?
+        if !reply.body.isEmpty {
+            headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
+            body = ByteBuffer(bytes: reply.body)
+        }
+        return CWMPHTTPResponse(status: .init(statusCode: reply.status), headers: headers, body: body)
     }
 
     /// 401 with the authenticator's WWW-Authenticate challenges.
-    static func challenge(_ values: [String]) -> Response {
-        var headers = HTTPFields()
-        for value in values { headers.append(HTTPField(name: .wwwAuthenticate, value: value)) }
-        return Response(status: .unauthorized, headers: headers)
+    static func challenge(_ values: [String]) -> CWMPHTTPResponse {
+        var headers = HTTPHeaders()
+        for value in values { headers.add(name: "WWW-Authenticate", value: value) }
+        return CWMPHTTPResponse(status: .unauthorized, headers: headers)
+    }
+
+    /// 429 with Retry-After and the API's JSON error body.
+    static func tooManyRequests(retryAfter seconds: Int) -> CWMPHTTPResponse {
+        let headers: HTTPHeaders = ["Retry-After": String(seconds), "Content-Type": "application/json; charset=utf-8"]
+        return CWMPHTTPResponse(
+            status: .tooManyRequests, headers: headers, body: ByteBuffer(string: AuthenticationThrottle.tooManyRequestsBody(retryAfter: seconds)))
     }
 
     /// The session cookie, tolerating `;` or `,` separators, spaces and a quoted value (TR-069 A.11

@@ -1,0 +1,145 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import Registry
+@testable import TandemServer
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The CWMP listener's HTTP/1.1 handling, over raw sockets on loopback: what a CPE's own HTTP stack
+/// may do (pipelining, HTTP/1.0, `Connection: close`, oversized or unparsable requests).
+@Suite struct CWMPListenerTests {
+    static let inform = try! String(contentsOf: repositoryRoot.appendingPathComponent("Fixtures/cwmp/cpe-inform-boot.xml"), encoding: .utf8)
+
+    /// Runs a CWMP listener (open authentication) and calls `body` with its port.
+    func withListener(_ adjust: (inout TandemConfiguration) -> Void = { _ in }, _ body: (Int) async throws -> Void) async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        var configuration = TandemConfiguration()
+        configuration.dataDirectory = directory
+        configuration.cwmp.listen = ListenAddress(host: "127.0.0.1", port: 0)
+        configuration.cwmp.authMode = .open
+        configuration.usp.webSocketListen = nil
+        adjust(&configuration)
+        let server = try TandemServer(configuration: configuration, logger: Logger(label: "cwmp-listener"))
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.makeCWMPApplication { continuation.yield($0.localAddress?.port ?? 0) }.runService() }
+            defer { group.cancelAll() }
+            var iterator = ports.makeAsyncIterator()
+            try await body(try #require(await iterator.next()))
+        }
+    }
+
+    /// Sends `request` on a fresh connection and reads until the server closes it or `timeout`
+    /// passes; returns what was read and whether the server closed. The blocking socket calls run
+    /// on a thread of their own, not on one the server's tasks need.
+    static func exchange(port: Int, _ request: String, timeout: Int = 5) async throws -> (text: String, closed: Bool) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try blockingExchange(port: port, request, timeout: timeout) }) }.start()
+        }
+    }
+
+    static func blockingExchange(port: Int, _ request: String, timeout: Int) throws -> (text: String, closed: Bool) {
+        guard let fd = connectLoopback(port: port) else { throw TestFailure("cannot connect to port \(port)") }
+        defer { close(fd) }
+        var wait = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(request.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw TestFailure("send() failed") }
+            sent += n
+        }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { received += buffer[..<n]; continue }
+            return (String(decoding: received, as: UTF8.self), n == 0)
+        }
+    }
+
+    static func post(_ body: String, headers: [String] = []) -> String {
+        (["POST / HTTP/1.1", "Host: acs", "Content-Type: text/xml", "Content-Length: \(body.utf8.count)"] + headers)
+            .joined(separator: "\r\n") + "\r\n\r\n" + body
+    }
+
+    @Test func pipelinedRequestsAreAnsweredInOrderAndConnectionCloseIsHonoured() async throws {
+        try await withListener { port in
+            // Both requests in one write: the second waits for the first's answer.
+            let (text, closed) = try await Self.exchange(port: port, Self.post(Self.inform) + "GET /status HTTP/1.1\r\nHost: acs\r\nConnection: close\r\n\r\n")
+            #expect(closed, "Connection: close must end the connection after the answer")
+            let answers = text.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(answers.count == 2)
+            let first = try #require(answers.first)
+            #expect(first.hasPrefix("200 OK"))
+            #expect(first.contains("InformResponse"))
+            #expect(first.lowercased().contains("set-cookie: session="))
+            #expect(first.lowercased().contains("content-type: text/xml; charset=utf-8"))
+            let second = try #require(answers.last)
+            #expect(second.hasPrefix("405 Method Not Allowed"))
+            #expect(second.lowercased().contains("allow: post"))
+            #expect(second.lowercased().contains("connection: close"))
+        }
+    }
+
+    @Test func answersCarryLengthDateAndServer() async throws {
+        try await withListener { port in
+            let (text, _) = try await Self.exchange(port: port, Self.post(Self.inform, headers: ["Connection: close"]))
+            let head = text.components(separatedBy: "\r\n\r\n")[0].lowercased()
+            let body = text.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
+            #expect(head.contains("content-length: \(body.utf8.count)\r\n"))
+            #expect(head.contains("server: tandem/\(TandemServer.version)"))
+            let date = try #require(head.components(separatedBy: "\r\n").first { $0.hasPrefix("date: ") })
+            #expect(date.hasSuffix(" gmt") && date.count == "date: sun, 06 nov 1994 08:49:37 gmt".count)
+        }
+    }
+
+    @Test func http10WithoutKeepAliveIsClosedAfterTheAnswer() async throws {
+        try await withListener { port in
+            let request = "POST / HTTP/1.0\r\nContent-Type: text/xml\r\nContent-Length: \(Self.inform.utf8.count)\r\n\r\n" + Self.inform
+            let (text, closed) = try await Self.exchange(port: port, request)
+            #expect(text.hasPrefix("HTTP/1.0 200 OK"))
+            #expect(text.contains("InformResponse"))
+            #expect(closed)
+        }
+    }
+
+    @Test func anOversizedBodyIsRefusedBeforeItIsSentAndTheConnectionServesOn() async throws {
+        try await withListener({ $0.cwmp.maxBodyBytes = 32 * 1024 }) { port in
+            // The declared length alone earns 413: the body never comes, and the answer does not wait for it.
+            let (refused, closedEarly) = try await Self.exchange(port: port, "POST / HTTP/1.1\r\nHost: acs\r\nContent-Length: 999999999\r\n\r\n", timeout: 2)
+            #expect(refused.hasPrefix("HTTP/1.1 413 Payload Too Large"))
+            #expect(!closedEarly)
+            // Over the limit by a little, in chunks: 413, the rest is dropped, and the next request is served.
+            let chunk = String(repeating: " ", count: 20 * 1024)
+            let chunked = "POST / HTTP/1.1\r\nHost: acs\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5000\r\n\(chunk)\r\n5000\r\n\(chunk)\r\n0\r\n\r\n"
+            let (text, closed) = try await Self.exchange(port: port, chunked + Self.post(Self.inform, headers: ["Connection: close"]))
+            #expect(text.hasPrefix("HTTP/1.1 413 Payload Too Large"))
+            #expect(text.contains("HTTP/1.1 200 OK") && text.contains("InformResponse"))
+            #expect(closed)
+        }
+    }
+
+    @Test func unparsableHTTPGets400AndTheConnectionCloses() async throws {
+        try await withListener { port in
+            let (text, closed) = try await Self.exchange(port: port, "THIS IS NOT HTTP\r\n\r\n")
+            #expect(text.hasPrefix("HTTP/1.1 400 Bad Request"))
+            #expect(closed)
+        }
+    }
+
+    @Test func dateHeaderIsIMFFixdate() {
+        // RFC 9110 5.6.7's own example.
+        #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        #expect(HTTPDate.format(1_796_601_600) == "Mon, 07 Dec 2026 00:00:00 GMT")
+    }
+}
