@@ -89,8 +89,7 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func recordInform(_ inform: InformRecord, at: Date) async throws -> RecordedInform {
         try await write { db in
-            let id = try Self.writeInform(db, inform, at: at)
-            let active = try String.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol FROM device WHERE id = ?"), arguments: [id])
+            let (id, active) = try Self.writeInform(db, inform, at: at)
             return RecordedInform(id: id, activeProtocol: active.flatMap(ManagementProtocol.init(rawValue:)))
         }
     }
@@ -103,9 +102,17 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
     }
 
-    /// The writes of one Inform: the device row, its parameters, the event; returns the device id.
-    static func writeInform(_ db: Database, _ inform: InformRecord, at: Date) throws -> Int64 {
-        let id = try Self.upsertCWMPDevice(db, inform.identity, details: inform.details, at: at)
+    /// The writes of one Inform: the device row, its parameters, the event; returns the device id
+    /// and its active protocol.
+    static func writeInform(_ db: Database, _ inform: InformRecord, at: Date) throws -> (id: Int64, activeProtocol: String?) {
+        let id: Int64
+        let activeProtocol: String?
+        if let known = try Self.updateKnownCWMPDevice(db, inform.identity, details: inform.details, at: at) {
+            (id, activeProtocol) = known
+        } else {
+            id = try Self.upsertCWMPDevice(db, inform.identity, details: inform.details, at: at)
+            activeProtocol = try String.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol FROM device WHERE id = ?"), arguments: [id])
+        }
         if inform.eventCodes.contains("0 BOOTSTRAP") {
             // TR-069 A.3.3.1: BOOTSTRAP means a new installation or a factory reset; what Tandem
             // believed about the device's data model no longer holds.
@@ -119,7 +126,54 @@ public final class SQLiteRegistryStore: RegistryStore {
         try Self.insertEvent(db, DeviceEvent(
             deviceID: id, at: at, kind: kind, summary: "Inform: " + (inform.eventCodes.isEmpty ? "no events" : inform.eventCodes.joined(separator: ", ")),
             actor: "device", detail: detail))
-        return id
+        return (id, activeProtocol)
+    }
+
+    /// Every Inform after a device's first: the row already is this CWMP device, so one read and one
+    /// update do what ``upsertCWMPDevice(_:_:details:at:)`` and ``apply(_:to:adding:db:)`` do in
+    /// five statements. Nil when the row is not (yet) this CWMP device: the general path decides.
+    static func updateKnownCWMPDevice(
+        _ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date
+    ) throws -> (id: Int64, activeProtocol: String?)? {
+        guard let row = try Row.fetchOne(
+            db.cachedStatement(sql: """
+                SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
+                WHERE i.value = ?
+                """),
+            arguments: [identity.canonical]),
+            let cwmpDeviceID: String = row[1], cwmpDeviceID == identity.canonical
+        else { return nil }
+        let id: Int64 = row[0]
+        let current: String = row[2] ?? ""
+        var protocols = current
+        if !current.split(separator: ",").contains(Substring(ManagementProtocol.cwmp.rawValue)) {
+            var set = Set(current.split(separator: ",").compactMap { ManagementProtocol(rawValue: String($0)) })
+            set.insert(.cwmp)
+            protocols = set.map(\.rawValue).sorted().joined(separator: ",")
+        }
+        let activeProtocol: String = row[3] ?? ManagementProtocol.cwmp.rawValue
+        let manufacturer = details.manufacturer ?? (identity.manufacturer.isEmpty ? nil : identity.manufacturer)
+        let time = at.timeIntervalSince1970
+        try db.cachedStatement(
+            sql: """
+                UPDATE device SET oui = ?, productClass = ?, serialNumber = ?,
+                    manufacturer = COALESCE(?, manufacturer),
+                    modelName = COALESCE(?, modelName),
+                    softwareVersion = COALESCE(?, softwareVersion),
+                    hardwareVersion = COALESCE(?, hardwareVersion),
+                    dataModelRoot = COALESCE(?, dataModelRoot),
+                    connectionRequestUrl = COALESCE(?, connectionRequestUrl),
+                    connection = COALESCE(?, connection),
+                    protocols = ?, activeProtocol = ?, lastContact = ?, updatedAt = ?
+                WHERE id = ?
+                """
+        ).execute(
+            arguments: [
+                identity.oui, identity.productClass, identity.serialNumber, manufacturer, details.modelName, details.softwareVersion,
+                details.hardwareVersion, details.dataModelRoot, details.connectionRequestURL, details.connection.map { json($0) },
+                protocols, activeProtocol, time, time, id,
+            ])
+        return (id, activeProtocol)
     }
 
     /// Creates or updates the row of a CWMP device and links it; returns its id.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import TandemServer
 
 extension Tandem {
@@ -102,6 +103,11 @@ extension Tandem {
                 return handler
             }
             let logger = Logger(label: "tandem")
+            // Before anything starts NIO's shared event loops; the environment variable NIO reads
+            // itself wins over the configuration.
+            if ProcessInfo.processInfo.environment["NIO_SINGLETON_GROUP_LOOP_COUNT"] == nil {
+                NIOSingletons.groupLoopCountSuggestion = configuration.effectiveEventLoopThreads(cores: System.coreCount)
+            }
             // Thousands of CPE connections and agent sessions each hold a descriptor.
             let openFiles = OpenFileLimit.raiseToHardLimit()
             let server: TandemServer

@@ -14,6 +14,13 @@ import Testing
         #expect(loaded.usp.mqttBroker == nil)
     }
 
+    @Test func eventLoopThreadsDefaultToHalfTheCores() {
+        let automatic = TandemConfiguration()
+        #expect(automatic.effectiveEventLoopThreads(cores: 1) == 1)
+        #expect(automatic.effectiveEventLoopThreads(cores: 2) == 1)
+        #expect(automatic.effectiveEventLoopThreads(cores: 16) == 8)
+    }
+
     @Test func everyKeyIsDocumentedInTheReadme() throws {
         let readme = try String(contentsOf: repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
         let example = try JSONSerialization.jsonObject(with: Data(contentsOf: repositoryRoot.appendingPathComponent("config.example.json")))
@@ -30,7 +37,7 @@ import Testing
 
     @Test func readsEverySetting() throws {
         let json = """
-            {"dataDirectory": "/var/lib/tandem", "log": {"level": "debug"},
+            {"dataDirectory": "/var/lib/tandem", "log": {"level": "debug"}, "eventLoopThreads": 3,
              "cwmp": {"listen": "[::]:7547", "auth": {"mode": "basic", "usernameTemplate": "{oui}-{serialNumber}", "passwordTemplate": "x{serialNumber}"},
                       "maxBodyBytes": 65536, "sessionTimeoutSeconds": 10, "maxConcurrentSessions": 5, "retryAfterSeconds": 9, "adaptiveRetryAfter": false, "backlog": 512, "maxConnections": 3000},
              "api": {"listen": "0.0.0.0:9000"},
@@ -43,6 +50,8 @@ import Testing
         let c = try TandemConfiguration.load(json: Data(json.utf8), source: "test")
         #expect(c.dataDirectory == "/var/lib/tandem")
         #expect(c.logLevel == .debug)
+        #expect(c.eventLoopThreads == 3)
+        #expect(c.effectiveEventLoopThreads(cores: 64) == 3)
         #expect(c.cwmp.listen == ListenAddress(host: "::", port: 7547))
         #expect(c.cwmp.authMode == .basic)
         #expect(c.cwmp.usernameTemplate == "{oui}-{serialNumber}")
@@ -72,6 +81,7 @@ import Testing
         (#"{"cwmp": {"listen": "nohost"}}"#, "cwmp.listen", "has no port"),
         (#"{"cwmp": {"listen": "h:70000"}}"#, "cwmp.listen", "0 to 65535"),
         (#"{"cwmp": {"listen": 7547}}"#, "cwmp.listen", "must be a string"),
+        (#"{"eventLoopThreads": -1}"#, "eventLoopThreads", "0"),
         (#"{"cwmp": {"auth": {"mode": "none"}}}"#, "cwmp.auth.mode", "open, basic or digest"),
         (#"{"cwmp": {"auth": {"usernameTemplate": "{mac}"}}}"#, "cwmp.auth", "unknown placeholder {mac}"),
         (#"{"cwmp": {"maxBodyBytes": 100}}"#, "cwmp.maxBodyBytes", "between 32768"),

