@@ -45,6 +45,8 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"])]
         ),
+        // glibc's malloc_trim, for HeapTrimService.
+        .systemLibrary(name: "CSystemMemory"),
         .systemLibrary(
             name: "CMosquitto",
             pkgConfig: "libmosquitto",
@@ -166,12 +168,13 @@ let package = Package(
             name: "TandemServer",
             dependencies: [
                 "TandemCore", "CWMP", "USP", "MTP", "MTPWebSocket", "MTPMQTT", "MTPSTOMP", "Registry", "Policy", "Engine",
-                "HTTPAuthentication",
+                "HTTPAuthentication", "CSystemMemory",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -254,6 +254,9 @@ public struct TandemServer: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: api), .init(service: cwmp)]
         services += uspServices.map { .init(service: $0) }
         services.append(.init(service: provisioningService))
+        if configuration.memoryTrimSeconds > 0 {
+            services.append(.init(service: HeapTrimService(interval: .seconds(configuration.memoryTrimSeconds), logger: logger)))
+        }
         if let webSocketTransport, let listen = configuration.usp.webSocketListen {
             // Reports the WebSocket MTP's bound port like the other listeners', then ends.
             services.append(.init(

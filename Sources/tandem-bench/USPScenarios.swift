@@ -196,7 +196,8 @@ extension BenchRun {
         let count = wsAgents
         return try await withServer(name) { server in
             try await withAPI(server) { api in
-                try await Task.sleep(for: .seconds(1))
+                // After the server's first heap trim, like the idle reading below.
+                try await Task.sleep(for: .seconds(11))
                 let baseline = server.rssKiB
                 let agents = (0..<count).map { index in
                     SimulatedAgent(
@@ -220,8 +221,13 @@ extension BenchRun {
                     }
                     let connectSeconds = (ContinuousClock.now - connectStart).seconds
                     try await Task.sleep(for: .seconds(3))  // onboarding settles
+                    let burstRSS = server.rssKiB
+                    // Idle: the server's heap trim (memoryTrimSeconds, 10 s by default) has run since.
+                    try await Task.sleep(for: .seconds(12))
                     let rss = server.rssKiB
-                    progress("\(name): \(count) agents connected in \(Int(connectSeconds)) s; server RSS \(Int(baseline / 1024)) → \(Int(rss / 1024)) MiB")
+                    progress(
+                        "\(name): \(count) agents connected in \(Int(connectSeconds)) s; server RSS \(Int(baseline / 1024)) → "
+                            + "\(Int(burstRSS / 1024)) MiB after the burst, \(Int(rss / 1024)) MiB idle")
 
                     let getStart = ContinuousClock.now
                     let done = try await forEachConcurrently(agents.map(\.identity.endpointID.rawValue), width: 128) { endpoint in
@@ -232,6 +238,7 @@ extension BenchRun {
                     return [
                         Measurement(name, "connected agents", Double(count), "agents"),
                         Measurement(name, "server RSS per idle agent", (rss - baseline) / Double(count), "KiB"),
+                        Measurement(name, "server RSS per agent right after connecting", (burstRSS - baseline) / Double(count), "KiB"),
                         Measurement(name, "time to connect all", connectSeconds, "s"),
                         Measurement(name, "time for a Get to all", getSeconds, "s"),
                         Measurement(name, "Gets answered", Double(done), "agents"),

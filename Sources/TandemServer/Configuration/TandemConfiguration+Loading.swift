@@ -54,7 +54,7 @@ extension TandemConfiguration {
     }
 
     private mutating func apply(_ reader: JSONObjectReader) throws(ConfigurationError) {
-        try reader.checkKeys(["dataDirectory", "log", "eventLoopThreads", "cwmp", "api", "usp", "policyFile", "provisioning", "tls"])
+        try reader.checkKeys(["dataDirectory", "log", "eventLoopThreads", "memoryTrimSeconds", "cwmp", "api", "usp", "policyFile", "provisioning", "tls"])
         if let section = try reader.object("provisioning") {
             try section.checkKeys(["migrationTickSeconds", "maxRoundsPerContact", "retrySeconds"])
             if let seconds = try section.integer("migrationTickSeconds", in: 1...3600) { provisioning.migrationTickSeconds = Double(seconds) }
@@ -65,6 +65,7 @@ extension TandemConfiguration {
         if let value = try reader.string("dataDirectory") { dataDirectory = value }
         if let policy = try reader.optionalString("policyFile") { policyFile = policy }
         if let threads = try reader.integer("eventLoopThreads", in: 0...1024) { eventLoopThreads = threads }
+        if let seconds = try reader.integer("memoryTrimSeconds", in: 0...86_400) { memoryTrimSeconds = seconds }
         if let log = try reader.object("log") {
             try log.checkKeys(["level"])
             if let level = try log.string("level") {

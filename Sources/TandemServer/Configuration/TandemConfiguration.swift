@@ -16,6 +16,10 @@ public struct TandemConfiguration: Hashable, Sendable {
     /// than two, with 12 % less CPU per session: fewer wake-ups handing requests between threads.)
     public var eventLoopThreads = 0
 
+    /// `memoryTrimSeconds`: how often freed heap pages go back to the kernel (``HeapTrimService``);
+    /// 0 turns it off.
+    public var memoryTrimSeconds = 10
+
     /// The event-loop thread count `eventLoopThreads` asks for on a machine with `cores` cores.
     public func effectiveEventLoopThreads(cores: Int) -> Int {
         eventLoopThreads > 0 ? eventLoopThreads : max(1, cores / 2)
