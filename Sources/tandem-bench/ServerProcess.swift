@@ -24,6 +24,8 @@ final class ServerProcess: @unchecked Sendable {
         var mqttBroker: String?
         var mqttTopic = "usp/controller/tandem"
         var requestTimeoutSeconds = 30
+        /// The server's `memoryTrimSeconds` (its default unless a scenario shortens it).
+        var memoryTrimSeconds = 10
     }
 
     init(tandem: String, under root: String, name: String, options: Options = Options()) async throws {
@@ -43,6 +45,7 @@ final class ServerProcess: @unchecked Sendable {
         let configuration: [String: Any] = [
             "dataDirectory": directory + "/data",
             "log": ["level": "warning"],
+            "memoryTrimSeconds": options.memoryTrimSeconds,
             "cwmp": [
                 "listen": "127.0.0.1:\(cwmpPort)", "auth": ["mode": "open"],
                 "maxConcurrentSessions": options.maxConcurrentSessions,

@@ -194,10 +194,14 @@ extension BenchRun {
     func uspWebSocketIdle() async throws -> [Measurement] {
         let name = "usp-ws-idle"
         let count = wsAgents
-        return try await withServer(name) { server in
+        // --quick trims every 2 s to stay within its two minutes; the full run keeps the default.
+        var options = ServerProcess.Options()
+        if quick { options.memoryTrimSeconds = 2 }
+        let settle = Duration.seconds(options.memoryTrimSeconds + 1)
+        return try await withServer(name, options: options) { server in
             try await withAPI(server) { api in
                 // After the server's first heap trim, like the idle reading below.
-                try await Task.sleep(for: .seconds(11))
+                try await Task.sleep(for: settle)
                 let baseline = server.rssKiB
                 let agents = (0..<count).map { index in
                     SimulatedAgent(
@@ -222,8 +226,8 @@ extension BenchRun {
                     let connectSeconds = (ContinuousClock.now - connectStart).seconds
                     try await Task.sleep(for: .seconds(3))  // onboarding settles
                     let burstRSS = server.rssKiB
-                    // Idle: the server's heap trim (memoryTrimSeconds, 10 s by default) has run since.
-                    try await Task.sleep(for: .seconds(12))
+                    // Idle: the server's heap trim (memoryTrimSeconds) has run since.
+                    try await Task.sleep(for: settle)
                     let rss = server.rssKiB
                     progress(
                         "\(name): \(count) agents connected in \(Int(connectSeconds)) s; server RSS \(Int(baseline / 1024)) → "
