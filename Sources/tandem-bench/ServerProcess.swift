@@ -24,7 +24,8 @@ final class ServerProcess: @unchecked Sendable {
         var mqttBroker: String?
         var mqttTopic = "usp/controller/tandem"
         var requestTimeoutSeconds = 30
-        /// The server's `memoryTrimSeconds` (its default unless a scenario shortens it).
+        /// The server's `memoryTrimSeconds`: 10 s, the interval BENCHMARKS.md reports (the server's
+        /// default is off).
         var memoryTrimSeconds = 10
     }
 

@@ -37,7 +37,7 @@ import Testing
 
     @Test func readsEverySetting() throws {
         let json = """
-            {"dataDirectory": "/var/lib/tandem", "log": {"level": "debug"}, "eventLoopThreads": 3, "memoryTrimSeconds": 0,
+            {"dataDirectory": "/var/lib/tandem", "log": {"level": "debug"}, "eventLoopThreads": 3, "memoryTrimSeconds": 15,
              "cwmp": {"listen": "[::]:7547", "auth": {"mode": "basic", "usernameTemplate": "{oui}-{serialNumber}", "passwordTemplate": "x{serialNumber}"},
                       "maxBodyBytes": 65536, "sessionTimeoutSeconds": 10, "maxConcurrentSessions": 5, "retryAfterSeconds": 9, "adaptiveRetryAfter": false, "backlog": 512, "maxConnections": 3000},
              "api": {"listen": "0.0.0.0:9000"},
@@ -51,7 +51,7 @@ import Testing
         #expect(c.dataDirectory == "/var/lib/tandem")
         #expect(c.logLevel == .debug)
         #expect(c.eventLoopThreads == 3)
-        #expect(c.memoryTrimSeconds == 0)
+        #expect(c.memoryTrimSeconds == 15)
         #expect(c.effectiveEventLoopThreads(cores: 64) == 3)
         #expect(c.cwmp.listen == ListenAddress(host: "::", port: 7547))
         #expect(c.cwmp.authMode == .basic)

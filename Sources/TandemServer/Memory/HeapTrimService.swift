@@ -11,8 +11,9 @@ import CSystemMemory
 /// glibc returns freed memory to the kernel only from the top of each heap; pages freed in the
 /// middle stay in the process. After a burst (thousands of agents connecting and onboarding, an
 /// Inform storm) that is tens of MiB the idle server keeps: measured at 15,000 WebSocket agents, the
-/// RSS right after the connect burst was 14–26 KiB per agent from run to run, and one trim took it to
-/// about 12. The trim runs on NIO's blocking pool, not on a thread Swift's tasks need.
+/// RSS right after the connect burst was 16–26 KiB per agent from run to run, and the trims took it
+/// to 12.9–15.4 (two runs, 10 s trims). The trim runs on NIO's blocking pool, not on a thread Swift's
+/// tasks need. Off unless `memoryTrimSeconds` is set (see there why).
 struct HeapTrimService: Service {
     let interval: Duration
     let logger: Logger
