@@ -66,6 +66,8 @@ public actor SimulatedAgent {
     /// The message ID of the last OnBoardRequest sent.
     private var onBoardMessageID: String?
     public private(set) var onBoardRequestsSent = 0
+    /// OnBoardRequests sent again because no NotifyResp came (R-NOT.5–7).
+    public private(set) var onBoardRequestsRetried = 0
     public private(set) var getsIgnored = 0
     public private(set) var bootCount = 0
     public private(set) var requestsHandled = 0
@@ -161,6 +163,7 @@ public actor SimulatedAgent {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await transport.run() }
                 group.addTask { await self.runFollowUps() }
+                group.addTask { await self.retryOnBoardRequests() }
                 try await transport.connect(url: url, agentEndpointID: controllerEndpointID)
                 for await event in transport.events {
                     switch event {
@@ -197,6 +200,7 @@ public actor SimulatedAgent {
             }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.runFollowUps() }
+                group.addTask { await self.retryOnBoardRequests() }
                 try? await sendRecord(.mqttConnect(version: version == .v5 ? .v5 : .v3_1_1, subscribedTopic: agentTopic))
                 await announce()
                 for await message in client.messages {
@@ -216,6 +220,7 @@ public actor SimulatedAgent {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await transport.run() }
                 group.addTask { await self.runFollowUps() }
+                group.addTask { await self.retryOnBoardRequests() }
                 for await event in transport.events {
                     switch event {
                     case .linkUp:
@@ -259,13 +264,41 @@ public actor SimulatedAgent {
     private func sendOnBoardRequestIfPending() async {
         guard onBoardPending else { return }
         do {
-            onBoardMessageID = try await notify(subscriptionID: "", sendResponse: true, .onBoardRequest(USPNotify.OnBoardRequest(
-                oui: identity.oui, productClass: identity.productClass, serialNumber: identity.serialNumber,
-                agentSupportedVersions: USPRecord.supportedProtocolVersions)))
+            onBoardMessageID = try await notify(subscriptionID: "", sendResponse: true, onBoardRequest)
             onBoardRequestsSent += 1
             await dataModel.agentEvent(.onBoardRequestSent)
         } catch {
             logger.notice("OnBoardRequest not sent: \(error)")
+        }
+    }
+
+    private var onBoardRequest: USPNotify.Notification {
+        .onBoardRequest(USPNotify.OnBoardRequest(
+            oui: identity.oui, productClass: identity.productClass, serialNumber: identity.serialNumber,
+            agentSupportedVersions: USPRecord.supportedProtocolVersions))
+    }
+
+    /// R-NOT.5–7: an OnBoardRequest is sent again, with the same message ID, until a NotifyResp
+    /// arrives; it never expires. The waits follow the Notify retry table with TR-181's defaults
+    /// (`USPNotifRetryMinimumWaitInterval` 5 s, `USPNotifRetryIntervalMultiplier` 2000): 5–10 s,
+    /// 10–20 s, …, at most 2560–5120 s.
+    private func retryOnBoardRequests() async {
+        var attempt = 0
+        while !Task.isCancelled {
+            let minimum = 5.0 * Double(1 << min(attempt, 9))
+            do { try await Task.sleep(for: .milliseconds(Int64(Double.random(in: minimum...(2 * minimum)) * 1000))) } catch { return }
+            guard onBoardPending, connected, let id = onBoardMessageID else {
+                attempt = 0
+                continue
+            }
+            let message = USPMessage(id: id, request: .notify(USPNotify(subscriptionID: "", sendResponse: true, notification: onBoardRequest)))
+            do {
+                try await sendMessage(message)
+                onBoardRequestsRetried += 1
+            } catch {
+                logger.notice("OnBoardRequest retry not sent: \(error)")
+            }
+            attempt += 1
         }
     }
 
