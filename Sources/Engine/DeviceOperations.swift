@@ -64,13 +64,24 @@ public struct DeviceOperations: Sendable {
         }
     }
 
+    /// Waits before the second and third Connection Request when the CPE answered 503 (busy).
+    static let busyRetryDelays: [Duration] = [.milliseconds(300), .seconds(1)]
+
     /// Sends a Connection Request with the device's stored credentials and logs the outcome.
     public func wake(_ device: Device) async -> ConnectionRequestOutcome {
-        let outcome: ConnectionRequestOutcome
+        var outcome: ConnectionRequestOutcome
         if let url = device.connectionRequestURL, !url.isEmpty {
             let stored = try? await registry.credentials(deviceID: device.id, purpose: .connectionRequest)
             let credentials = stored.map { ConnectionRequestCredentials(username: $0.username, password: $0.password) } ?? connectionRequestFallback?(device)
             outcome = await connectionRequests.send(to: url, credentials: credentials)
+            // TR-069 3.2.2: a CPE answers 503 while it is in a session. Right after the ACS ends one
+            // (its final 204 written), the CPE may not have read that answer yet, and work queued in
+            // that moment would wait for the next periodic Inform: two more tries, shortly after.
+            for delay in Self.busyRetryDelays {
+                guard case .busy = outcome else { break }
+                try? await Task.sleep(for: delay)
+                outcome = await connectionRequests.send(to: url, credentials: credentials)
+            }
         } else {
             outcome = .unreachable("the device has not reported a ConnectionRequestURL")
         }
