@@ -44,10 +44,17 @@ extension SQLiteRegistryStore {
         return db.lastInsertedRowID
     }
 
-    static func apply(_ details: DeviceDetails, to id: Int64, adding proto: ManagementProtocol, db: Database) throws {
-        let current = try String.fetchOne(db.cachedStatement(sql: "SELECT protocols FROM device WHERE id = ?"), arguments: [id]) ?? ""
+    /// The `protocols` column after a contact over `proto`: unchanged when it lists `proto` already
+    /// (every contact after the first), else the known protocols and `proto`, sorted, comma-separated.
+    static func protocols(_ current: String, adding proto: ManagementProtocol) -> String {
+        if current.split(separator: ",").contains(Substring(proto.rawValue)) { return current }
         var protocols = Set(current.split(separator: ",").compactMap { ManagementProtocol(rawValue: String($0)) })
         protocols.insert(proto)
+        return protocols.map(\.rawValue).sorted().joined(separator: ",")
+    }
+
+    static func apply(_ details: DeviceDetails, to id: Int64, adding proto: ManagementProtocol, db: Database) throws {
+        let current = try String.fetchOne(db.cachedStatement(sql: "SELECT protocols FROM device WHERE id = ?"), arguments: [id]) ?? ""
         let connection = details.connection.map { json($0) }
         try db.cachedStatement(
             sql: """
@@ -64,7 +71,7 @@ extension SQLiteRegistryStore {
                 """
         ).execute(
             arguments: [
-                protocols.map(\.rawValue).sorted().joined(separator: ","), details.manufacturer, details.modelName,
+                protocols(current, adding: proto), details.manufacturer, details.modelName,
                 details.softwareVersion, details.hardwareVersion, details.dataModelRoot, details.connectionRequestURL,
                 connection, id,
             ])

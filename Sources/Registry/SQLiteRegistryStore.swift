@@ -144,13 +144,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             let cwmpDeviceID: String = row[1], cwmpDeviceID == identity.canonical
         else { return nil }
         let id: Int64 = row[0]
-        let current: String = row[2] ?? ""
-        var protocols = current
-        if !current.split(separator: ",").contains(Substring(ManagementProtocol.cwmp.rawValue)) {
-            var set = Set(current.split(separator: ",").compactMap { ManagementProtocol(rawValue: String($0)) })
-            set.insert(.cwmp)
-            protocols = set.map(\.rawValue).sorted().joined(separator: ",")
-        }
+        let protocols = Self.protocols(row[2] ?? "", adding: .cwmp)
         let activeProtocol: String = row[3] ?? ManagementProtocol.cwmp.rawValue
         let manufacturer = details.manufacturer ?? (identity.manufacturer.isEmpty ? nil : identity.manufacturer)
         let time = at.timeIntervalSince1970
