@@ -68,6 +68,10 @@ public actor SimulatedAgent {
     public private(set) var onBoardRequestsSent = 0
     /// OnBoardRequests sent again because no NotifyResp came (R-NOT.5–7).
     public private(set) var onBoardRequestsRetried = 0
+    /// The first wait of the Notify retry table: TR-181 `LocalAgent.Controller.{i}.
+    /// USPNotifRetryMinimumWaitInterval`, 5 s by default (the simulated models have no Controller
+    /// table to hold it).
+    public private(set) var notifyRetryMinimumWait: Duration = .seconds(5)
     public private(set) var getsIgnored = 0
     public private(set) var bootCount = 0
     public private(set) var requestsHandled = 0
@@ -105,6 +109,12 @@ public actor SimulatedAgent {
         self.behaviour = behaviour
         self.logger = logger
         (followUps, followUpContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Sets the first wait of the Notify retry table (`USPNotifRetryMinimumWaitInterval`); later
+    /// waits double from it.
+    public func setNotifyRetryMinimumWait(_ wait: Duration) {
+        notifyRetryMinimumWait = wait
     }
 
     // MARK: Observation (tests, demos)
@@ -198,7 +208,7 @@ public actor SimulatedAgent {
             await linked { bytes in
                 try await client.publish(bytes, to: publishTopic, qos: 1, properties: MQTTPublishProperties(contentType: "usp.msg", responseTopic: agentTopic))
             }
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.runFollowUps() }
                 group.addTask { await self.retryOnBoardRequests() }
                 try? await sendRecord(.mqttConnect(version: version == .v5 ? .v5 : .v3_1_1, subscribedTopic: agentTopic))
@@ -217,7 +227,8 @@ public actor SimulatedAgent {
             configuration.backoff = .init(initialInterval: .milliseconds(200), multiplier: 2000, maximumInterval: .seconds(2))
             let transport = try STOMPTransport(configuration: configuration, logger: logger)
             let controller = MTPAddress(transport: "stomp", destination: controllerDestination)
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            // A failed transport ends its event stream, which ends this group.
+            await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await transport.run() }
                 group.addTask { await self.runFollowUps() }
                 group.addTask { await self.retryOnBoardRequests() }
@@ -285,8 +296,8 @@ public actor SimulatedAgent {
     private func retryOnBoardRequests() async {
         var attempt = 0
         while !Task.isCancelled {
-            let minimum = 5.0 * Double(1 << min(attempt, 9))
-            do { try await Task.sleep(for: .milliseconds(Int64(Double.random(in: minimum...(2 * minimum)) * 1000))) } catch { return }
+            let minimum = notifyRetryMinimumWait * (1 << min(attempt, 9))
+            do { try await Task.sleep(for: minimum + minimum * Double.random(in: 0...1)) } catch { return }
             guard onBoardPending, connected, let id = onBoardMessageID else {
                 attempt = 0
                 continue

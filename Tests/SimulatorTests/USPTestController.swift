@@ -26,6 +26,16 @@ final class USPTestController: Sendable {
         var peersDisconnected = 0
         var linkUp = false
         var nextID = 1
+        /// Notify requests left to leave unanswered (a NotifyResp lost on the way).
+        var notifyResponsesToDrop = 0
+
+        func dropNotifyResponses(_ count: Int) { notifyResponsesToDrop = count }
+        /// Whether the NotifyResp now due is one to drop.
+        func takeDrop() -> Bool {
+            guard notifyResponsesToDrop > 0 else { return false }
+            notifyResponsesToDrop -= 1
+            return true
+        }
 
         func add(_ received: Received) {
             self.received.append(received)
@@ -114,9 +124,13 @@ final class USPTestController: Sendable {
         if case .noSessionContext(let payload) = record.kind { message = try? USPMessage(serializedBytes: payload) }
         await state.add(Received(record: record, message: message, replyTo: inbound.replyTo))
         // R-NOT.10: a Notify with send_resp gets a NotifyResp echoing the subscription ID.
-        if let message, case .request(.notify(let notify)) = message.body, notify.sendResponse {
+        if let message, case .request(.notify(let notify)) = message.body, notify.sendResponse, !(await state.takeDrop()) {
             let answer = USPMessage(id: message.id, response: .notifyResponse(USPNotifyResponse(subscriptionID: notify.subscriptionID)))
-            try? await send(answer, to: record.fromID, at: inbound.replyTo)
+            do { try await send(answer, to: record.fromID, at: inbound.replyTo) } catch {
+                // The agent retries an unanswered Notify (R-NOT.5–7); say why this answer was lost,
+                // for the test that then waits on the retry.
+                FileHandle.standardError.write(Data("USPTestController: NotifyResp \(message.id) to \(record.fromID) not sent: \(error)\n".utf8))
+            }
         }
     }
 
@@ -128,6 +142,16 @@ final class USPTestController: Sendable {
     // MARK: Test-facing
 
     func recordCount() async -> Int { await state.received.count }
+
+    /// The message IDs of the OnBoardRequests received, in order.
+    func onBoardRequestIDs() async -> [String] {
+        await state.received.compactMap { received in
+            guard let message = received.message, case .request(.notify(let notify)) = message.body,
+                case .onBoardRequest = notify.notification
+            else { return nil }
+            return message.id
+        }
+    }
     func peersConnected() async -> Int { await state.peersConnected }
 
     /// Polls until `pick` returns a value.

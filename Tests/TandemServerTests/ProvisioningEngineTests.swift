@@ -11,11 +11,7 @@ import Testing
 /// the tasks it queues.
 @Suite struct ProvisioningEngineTests {
     func makeServer(_ directory: String) throws -> TandemServer {
-        var configuration = TandemConfiguration()
-        configuration.dataDirectory = directory
-        configuration.usp.webSocketListen = nil
-        configuration.provisioning.maxRoundsPerContact = 3
-        return try TandemServer(configuration: configuration, logger: Logger(label: "engine"))
+        try TandemServerTests.makeServer(dataDirectory: directory, label: "engine") { $0.provisioning.maxRoundsPerContact = 3 }
     }
 
     /// A device that acknowledges every write but keeps its old value never converges: the engine
@@ -75,5 +71,43 @@ import Testing
         await server.provisioning.contactStarted(deviceID: device.id, over: .cwmp, triggers: PolicyTrigger.forInform(eventCodes: ["1 BOOT"]))
         #expect(await server.provisioning.deviceIdle(deviceID: device.id, over: .cwmp))
         #expect(Set(try await server.registry.tasks(deviceID: device.id, states: [.queued]).compactMap(\.origin)) == ["policy:now", "policy:at-boot"])
+    }
+}
+
+/// Migration ticks against a real registry, without devices answering: what each tick starts.
+@Suite struct MigrationTickTests {
+    /// Ticks asked for at once (the timer's, a policy apply's, an operator's) run one after the
+    /// other: each device is started once, with one queued step, however the ticks interleave.
+    @Test func concurrentTicksStartEachDeviceOnce() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(dataDirectory: directory, label: "migration-ticks")
+        _ = try await server.provisioning.apply(text: """
+            migrations:
+              - name: fleet
+                select: {protocol: cwmp, productClass: DualStackGW}
+                target: {mtp: websocket, host: 127.0.0.1, port: 9, path: /usp}
+                controllerEndpointID: self::tandem
+                waves: [{name: all, percent: 100}]
+            """, fileName: "m.yaml", actor: "test")
+        // Devices that appear once the migration is in force: the next ticks find them.
+        var ids: [Int64] = []
+        for index in 0..<60 {
+            let device = try await server.registry.recordCWMPContact(
+                try CWMPDeviceID(oui: "00D09E", productClass: "DualStackGW", serialNumber: "TK\(index)"), details: DeviceDetails(), at: Date())
+            ids.append(device.id)
+        }
+        let coordinator = await server.provisioning.migrations
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 { group.addTask { await coordinator.tick(now: Date()) } }
+        }
+        let records = try await server.registry.migrationDevices(migration: "fleet", states: [])
+        #expect(records.count == ids.count)
+        for id in ids {
+            let queued = try await server.registry.tasks(deviceID: id, states: [.queued])
+            #expect(queued.count == 1, "device \(id): \(queued.count) queued steps")
+            let starts = try await server.registry.events(deviceID: id, limit: 50).filter { $0.summary.hasPrefix("migration fleet: enabling the USP agent") }
+            #expect(starts.count == 1, "device \(id) started \(starts.count) times")
+        }
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import TandemServer
 import Testing
 
 /// The repository root, from this file's path.
@@ -9,6 +11,18 @@ func temporaryDirectory(_ name: String = "tandem") -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
     try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     return path
+}
+
+/// A server on its own data directory with no listener of its own (the WebSocket MTP off): for
+/// tests that drive the engine through its API and the registry.
+func makeServer(
+    dataDirectory: String, label: String, configure: (inout TandemConfiguration) -> Void = { _ in }
+) throws -> TandemServer {
+    var configuration = TandemConfiguration()
+    configuration.dataDirectory = dataDirectory
+    configuration.usp.webSocketListen = nil
+    configure(&configuration)
+    return try TandemServer(configuration: configuration, logger: Logger(label: label))
 }
 
 func remove(_ path: String) {

@@ -27,6 +27,11 @@ public actor MigrationCoordinator {
     private var busy: Set<Int64> = []
     /// When each device was last woken for queued migration work.
     private var lastWake: [Int64: Date] = [:]
+    /// Whether a tick runs, and who waits for it to end. Ticks run one at a time: the timer's and
+    /// the ones a policy apply or an operator command asks for would otherwise start the same
+    /// candidates twice from their own snapshots of who has started.
+    private var ticking = false
+    private var tickWaiters: [CheckedContinuation<Void, Never>] = []
     /// A device that has not picked up its queued step by then is woken again.
     static let rewakeInterval: TimeInterval = 60
 
@@ -58,6 +63,14 @@ public actor MigrationCoordinator {
     /// One pass over every migration: advances devices in flight (deadlines, finished tasks), then
     /// starts new ones if the migration runs.
     public func tick(now: Date) async {
+        while ticking { await withCheckedContinuation { tickWaiters.append($0) } }
+        ticking = true
+        defer {
+            ticking = false
+            if !tickWaiters.isEmpty { tickWaiters.removeFirst().resume() }
+        }
+        // A tick that waited for another reads the clock again.
+        let now = max(now, Date())
         for plan in document.migrations {
             do {
                 try await tick(plan, now: now)
@@ -71,9 +84,14 @@ public actor MigrationCoordinator {
         let status = try await ensureStatus(plan, now: now)
         let active = try await registry.migrationDevices(
             migration: plan.name, states: [.enabling, .verifying, .rollingBack])
-        for record in active where busy.insert(record.deviceID).inserted {
-            defer { busy.remove(record.deviceID) }
-            var record = record
+        for listed in active where busy.insert(listed.deviceID).inserted {
+            defer { busy.remove(listed.deviceID) }
+            // The list is a snapshot: a contact may have moved this record on since (the actor
+            // runs `deviceIdle` between this loop's awaits). Advancing the old copy would queue
+            // its step a second time.
+            guard var record = try await registry.migrationDevice(migration: plan.name, deviceID: listed.deviceID),
+                [.enabling, .verifying, .rollingBack].contains(record.state)
+            else { continue }
             if status.state == .rollingBack, record.state == .enabling || record.state == .verifying {
                 if let taskID = record.taskID { _ = try? await registry.cancelTask(id: taskID, actor: Self.actorPrefix + plan.name, at: now) }
                 record = try await beginRollback(record, reason: "operator rollback", now: now)
@@ -153,7 +171,10 @@ public actor MigrationCoordinator {
             budget -= 1
             guard busy.insert(candidate.device.id).inserted else { continue }
             defer { busy.remove(candidate.device.id) }
-            let record = try await start(plan, device: candidate.device, facts: candidate.facts, wave: wave, now: now)
+            // Read the clock now, not at the tick's start: contacts finish the previous wave's
+            // devices between this tick's awaits, stamped with their own reading, and a start
+            // must never carry a time before the finish that opened its wave.
+            let record = try await start(plan, device: candidate.device, facts: candidate.facts, wave: wave, now: max(now, Date()))
             if try await advance(record, plan: plan, now: now) {
                 // advance() saved the queued task id: wake the device for it.
                 if let saved = try await registry.migrationDevice(migration: plan.name, deviceID: record.deviceID) { await wake(saved, now: now) }
