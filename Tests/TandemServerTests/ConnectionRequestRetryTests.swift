@@ -25,10 +25,7 @@ import Testing
     func wake(busyAnswers: Int) async throws -> (ConnectionRequestOutcome, requests: Int, events: [String]) {
         let directory = temporaryDirectory()
         defer { remove(directory) }
-        var configuration = TandemConfiguration()
-        configuration.dataDirectory = directory
-        configuration.usp.webSocketListen = nil
-        let server = try TandemServer(configuration: configuration, logger: Logger(label: "cr-retry"))
+        let server = try makeServer(dataDirectory: directory, label: "cr-retry")
         let responder = Responder(busyAnswers: busyAnswers)
         let router = Router()
         router.get("/cr") { _, _ in Response(status: await responder.next()) }
