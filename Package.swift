@@ -115,7 +115,11 @@ let package = Package(
         // MARK: Storage, policy, engine
         .target(
             name: "Registry",
-            dependencies: ["TandemCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "TandemCore", .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API for the hot write path's bindings (DirectStatement.swift).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -85,8 +85,14 @@ extension SQLiteRegistryStore {
     }
 
     static func insertEvent(_ db: Database, _ event: DeviceEvent) throws {
-        try db.cachedStatement(sql: "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)").execute(
-            arguments: [event.deviceID, event.at.timeIntervalSince1970, event.kind, event.summary, event.actor, json(event.detail)])
+        try db.cachedStatement(sql: "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)").executeDirect { row in
+            row.bind(event.deviceID)
+            row.bind(event.at.timeIntervalSince1970)
+            row.bind(event.kind)
+            row.bind(event.summary)
+            row.bind(event.actor)
+            row.bind(json(event.detail))
+        }
     }
 
     static func exists(_ db: Database, deviceID: Int64) throws -> Bool {
@@ -175,10 +181,14 @@ extension SQLiteRegistryStore {
                     updatedAt = excluded.updatedAt
                 """)
         for parameter in parameters {
-            try statement.execute(arguments: [
-                deviceID, parameter.path, parameter.value?.lexical, parameter.value?.type.rawValue,
-                parameter.writable, parameter.updatedAt.timeIntervalSince1970,
-            ])
+            try statement.executeDirect { row in
+                row.bind(deviceID)
+                row.bind(parameter.path)
+                row.bind(parameter.value?.lexical)
+                row.bind(parameter.value?.type.rawValue)
+                row.bind(parameter.writable)
+                row.bind(parameter.updatedAt.timeIntervalSince1970)
+            }
         }
     }
 

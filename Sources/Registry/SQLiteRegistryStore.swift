@@ -42,7 +42,8 @@ public final class SQLiteRegistryStore: RegistryStore {
         // The registry holds device credentials: readable by its owner only. SQLite gives the WAL and
         // shared-memory files the database file's permissions.
         if !FileManager.default.fileExists(atPath: path) {
-            FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            // When it cannot be created, opening the pool below names the reason.
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
         self.pool = try DatabasePool(path: path, configuration: configuration)
         self.commits = GroupCommit(pool: pool)
@@ -135,17 +136,16 @@ public final class SQLiteRegistryStore: RegistryStore {
     static func updateKnownCWMPDevice(
         _ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date
     ) throws -> (id: Int64, activeProtocol: String?)? {
-        guard let row = try Row.fetchOne(
-            db.cachedStatement(sql: """
-                SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
-                WHERE i.value = ?
-                """),
-            arguments: [identity.canonical]),
-            let cwmpDeviceID: String = row[1], cwmpDeviceID == identity.canonical
-        else { return nil }
-        let id: Int64 = row[0]
-        let protocols = Self.protocols(row[2] ?? "", adding: .cwmp)
-        let activeProtocol: String = row[3] ?? ManagementProtocol.cwmp.rawValue
+        let current = try db.cachedStatement(sql: """
+            SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
+            WHERE i.value = ?
+            """
+        ).fetchFirstDirect({ $0.bind(identity.canonical) }) { row in
+            (id: row.int64(0), cwmpDeviceID: row.string(1), protocols: row.string(2), activeProtocol: row.string(3))
+        }
+        guard let current, let id = current.id, current.cwmpDeviceID == identity.canonical else { return nil }
+        let protocols = Self.protocols(current.protocols ?? "", adding: .cwmp)
+        let activeProtocol = current.activeProtocol ?? ManagementProtocol.cwmp.rawValue
         let manufacturer = details.manufacturer ?? (identity.manufacturer.isEmpty ? nil : identity.manufacturer)
         let time = at.timeIntervalSince1970
         try db.cachedStatement(
@@ -161,12 +161,23 @@ public final class SQLiteRegistryStore: RegistryStore {
                     protocols = ?, activeProtocol = ?, lastContact = ?, updatedAt = ?
                 WHERE id = ?
                 """
-        ).execute(
-            arguments: [
-                identity.oui, identity.productClass, identity.serialNumber, manufacturer, details.modelName, details.softwareVersion,
-                details.hardwareVersion, details.dataModelRoot, details.connectionRequestURL, details.connection.map { json($0) },
-                protocols, activeProtocol, time, time, id,
-            ])
+        ).executeDirect { row in
+            row.bind(identity.oui)
+            row.bind(identity.productClass)
+            row.bind(identity.serialNumber)
+            row.bind(manufacturer)
+            row.bind(details.modelName)
+            row.bind(details.softwareVersion)
+            row.bind(details.hardwareVersion)
+            row.bind(details.dataModelRoot)
+            row.bind(details.connectionRequestURL)
+            row.bind(details.connection.map { json($0) })
+            row.bind(protocols)
+            row.bind(activeProtocol)
+            row.bind(time)
+            row.bind(time)
+            row.bind(id)
+        }
         return (id, activeProtocol)
     }
 

@@ -100,7 +100,7 @@ public actor ProvisioningEngine: DeviceContactObserver {
                 // Later rounds (objects created by this one, then their settings) run when the
                 // device is next idle, as for a contact.
                 self.openContact(device.id, triggers: [.onDemand])
-                _ = try? await self.operations.wakeForQueuedWork(device)
+                _ = await self.operations.wakeForQueuedWork(device)
             }
         }
         await migrations.tick(now: Date())
