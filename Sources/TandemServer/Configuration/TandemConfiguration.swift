@@ -17,10 +17,10 @@ public struct TandemConfiguration: Hashable, Sendable {
     public var eventLoopThreads = 0
 
     /// `memoryTrimSeconds`: how often freed heap pages go back to the kernel (``HeapTrimService``);
-    /// 0, the default, turns it off. Off by default until it has run through many full test runs:
-    /// session 3's first trimmer (then on Swift's pool, deciding by `mallinfo2`) coincided with a
-    /// hung WebSocket listener test in 2 of 5 full runs, cause never found.
-    public var memoryTrimSeconds = 0
+    /// 0 turns it off. A trim costs tens of milliseconds of one blocking-pool thread (36–60 ms
+    /// measured in the test process, whose heap holds many servers), each arena locked in turn, so
+    /// once a minute is cheap and still returns what a burst of connections left behind.
+    public var memoryTrimSeconds = 60
 
     /// The event-loop thread count `eventLoopThreads` asks for on a machine with `cores` cores.
     public func effectiveEventLoopThreads(cores: Int) -> Int {

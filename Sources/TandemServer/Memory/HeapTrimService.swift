@@ -13,7 +13,7 @@ import CSystemMemory
 /// Inform storm) that is tens of MiB the idle server keeps: measured at 15,000 WebSocket agents, the
 /// RSS right after the connect burst was 16–26 KiB per agent from run to run, and the trims took it
 /// to 12.9–15.4 (two runs, 10 s trims). The trim runs on NIO's blocking pool, not on a thread Swift's
-/// tasks need. Off unless `memoryTrimSeconds` is set (see there why).
+/// tasks need. Every `memoryTrimSeconds` (60 by default; 0 turns it off).
 struct HeapTrimService: Service {
     let interval: Duration
     let logger: Logger
@@ -24,7 +24,7 @@ struct HeapTrimService: Service {
                 do { try await Task.sleep(for: interval) } catch { return }
                 let start = ContinuousClock.now
                 guard let released = try? await NIOThreadPool.singleton.runIfActive({ Self.trim() }) else { return }
-                logger.trace("heap trimmed", metadata: ["released": "\(released)", "took": "\(ContinuousClock.now - start)"])
+                logger.debug("heap trimmed", metadata: ["released": "\(released)", "took": "\(ContinuousClock.now - start)"])
             }
         }
     }
