@@ -20,7 +20,7 @@ extension SQLiteRegistryStore {
 
     public func currentPolicyDocument() async throws -> StoredPolicyDocument? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM policyDocument ORDER BY id DESC LIMIT 1").map {
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM policyDocument ORDER BY id DESC LIMIT 1")).map {
                 StoredPolicyDocument(
                     id: $0["id"], fileName: $0["fileName"], text: $0["text"], appliedAt: Date(timeIntervalSince1970: $0["appliedAt"]),
                     actor: $0["actor"])
@@ -32,7 +32,7 @@ extension SQLiteRegistryStore {
 
     public func policyStatuses(deviceID: Int64) async throws -> [PolicyStatus] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM policyStatus WHERE deviceId = ? ORDER BY policy", arguments: [deviceID]).map(Self.policyStatus(from:))
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM policyStatus WHERE deviceId = ? ORDER BY policy"), arguments: [deviceID]).map(Self.policyStatus(from:))
         }
     }
 
@@ -67,7 +67,7 @@ extension SQLiteRegistryStore {
     public func policyStatusCounts() async throws -> [String: [PolicyStatus.State: Int]] {
         try await pool.read { db in
             var counts: [String: [PolicyStatus.State: Int]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT policy, state, COUNT(*) AS n FROM policyStatus GROUP BY policy, state") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT policy, state, COUNT(*) AS n FROM policyStatus GROUP BY policy, state")) {
                 if let state = PolicyStatus.State(rawValue: row["state"]) { counts[row["policy"], default: [:]][state] = row["n"] }
             }
             return counts
@@ -86,7 +86,7 @@ extension SQLiteRegistryStore {
 
     public func migrationStatus(name: String) async throws -> MigrationStatus? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM migration WHERE name = ?", arguments: [name]).map {
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM migration WHERE name = ?"), arguments: [name]).map {
                 MigrationStatus(
                     name: $0["name"], state: MigrationStatus.State(rawValue: $0["status"]) ?? .paused, reason: $0["reason"],
                     updatedAt: Date(timeIntervalSince1970: $0["updatedAt"]))
@@ -96,7 +96,7 @@ extension SQLiteRegistryStore {
 
     public func setMigrationStatus(name: String, state: MigrationStatus.State, reason: String?, actor: String, at: Date) async throws {
         try await write { db in
-            let previous = try String.fetchOne(db, sql: "SELECT status FROM migration WHERE name = ?", arguments: [name])
+            let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM migration WHERE name = ?"), arguments: [name])
             try db.execute(
                 sql: """
                     INSERT INTO migration (name, status, reason, updatedAt) VALUES (?, ?, ?, ?)
@@ -114,14 +114,14 @@ extension SQLiteRegistryStore {
 
     public func migrationDevice(migration: String, deviceID: Int64) async throws -> MigrationDeviceRecord? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM migrationDevice WHERE migration = ? AND deviceId = ?", arguments: [migration, deviceID])
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM migrationDevice WHERE migration = ? AND deviceId = ?"), arguments: [migration, deviceID])
                 .map(Self.migrationDevice(from:))
         }
     }
 
     public func migrationDevices(deviceID: Int64) async throws -> [MigrationDeviceRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM migrationDevice WHERE deviceId = ? ORDER BY startedAt", arguments: [deviceID])
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM migrationDevice WHERE deviceId = ? ORDER BY startedAt"), arguments: [deviceID])
                 .map(Self.migrationDevice(from:))
         }
     }
@@ -205,7 +205,7 @@ extension SQLiteRegistryStore {
 
     public func setActiveProtocol(deviceID: Int64, _ protocol: ManagementProtocol, actor: String, at: Date) async throws {
         try await write { db in
-            let previous = try String.fetchOne(db, sql: "SELECT activeProtocol FROM device WHERE id = ?", arguments: [deviceID])
+            let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol FROM device WHERE id = ?"), arguments: [deviceID])
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             guard previous != `protocol`.rawValue else { return }
             try db.execute(

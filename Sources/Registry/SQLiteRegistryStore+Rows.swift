@@ -96,7 +96,7 @@ extension SQLiteRegistryStore {
     }
 
     static func exists(_ db: Database, deviceID: Int64) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM device WHERE id = ?)", arguments: [deviceID]) ?? false
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM device WHERE id = ?)"), arguments: [deviceID]) ?? false
     }
 
     static func fetchDevice(_ db: Database, id: Int64) throws -> Device? {
@@ -214,7 +214,7 @@ extension SQLiteRegistryStore {
     }
 
     static func fetchTask(_ db: Database, id: Int64) throws -> DeviceTask? {
-        try Row.fetchOne(db, sql: "SELECT * FROM task WHERE id = ?", arguments: [id]).map(task(from:))
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM task WHERE id = ?"), arguments: [id]).map(task(from:))
     }
 
     static func task(from row: Row) -> DeviceTask {

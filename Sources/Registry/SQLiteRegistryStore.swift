@@ -270,7 +270,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             var linked = false
             if let id = deviceID {
                 // Found through the os::/ops:: ID derived from a CWMP identity: the agent is new.
-                linked = try String.fetchOne(db, sql: "SELECT uspEndpointId FROM device WHERE id = ?", arguments: [id]) == nil
+                linked = try String.fetchOne(db.cachedStatement(sql: "SELECT uspEndpointId FROM device WHERE id = ?"), arguments: [id]) == nil
             } else {
                 if let identity {
                     deviceID = try Self.deviceID(db, identifier: identity.canonical)
@@ -280,13 +280,13 @@ public final class SQLiteRegistryStore: RegistryStore {
                 linked = deviceID != nil
             }
             let id = try deviceID ?? Self.insertDevice(db, at: at)
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     UPDATE device SET uspEndpointId = ?, activeProtocol = COALESCE(activeProtocol, 'usp'),
                         lastContact = ?, updatedAt = ?
                     WHERE id = ?
-                    """,
-                arguments: [endpoint.rawValue, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
+                    """
+            ).execute(arguments: [endpoint.rawValue, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
             // Fill the identity fields a USP-only row lacks, from OnBoardRequest or the os::/ops:: ID.
             if let identity {
                 try db.execute(
@@ -361,16 +361,16 @@ public final class SQLiteRegistryStore: RegistryStore {
         return try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             for tag in adding {
-                try db.execute(sql: "INSERT OR IGNORE INTO deviceTag (deviceId, tag) VALUES (?, ?)", arguments: [deviceID, tag])
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO deviceTag (deviceId, tag) VALUES (?, ?)").execute(arguments: [deviceID, tag])
             }
             for tag in removing {
-                try db.execute(sql: "DELETE FROM deviceTag WHERE deviceId = ? AND tag = ?", arguments: [deviceID, tag])
+                try db.cachedStatement(sql: "DELETE FROM deviceTag WHERE deviceId = ? AND tag = ?").execute(arguments: [deviceID, tag])
             }
             var summary: [String] = []
             if !adding.isEmpty { summary.append("added " + adding.joined(separator: ", ")) }
             if !removing.isEmpty { summary.append("removed " + removing.joined(separator: ", ")) }
             try Self.insertEvent(db, DeviceEvent(deviceID: deviceID, at: Date(), kind: "tags", summary: "tags " + summary.joined(separator: "; "), actor: actor))
-            return try String.fetchAll(db, sql: "SELECT tag FROM deviceTag WHERE deviceId = ? ORDER BY tag", arguments: [deviceID])
+            return try String.fetchAll(db.cachedStatement(sql: "SELECT tag FROM deviceTag WHERE deviceId = ? ORDER BY tag"), arguments: [deviceID])
         }
     }
 
@@ -379,7 +379,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func createToken(name: String, role: APIRole, secretHash: String, actor: String) async throws -> APIToken {
         guard !name.isEmpty, name.count <= 64, !name.contains(where: { $0.isWhitespace }) else { throw RegistryError.invalidTokenName(name) }
         return try await write { db in
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM apiToken WHERE name = ?)", arguments: [name]) == true {
+            if try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM apiToken WHERE name = ?)"), arguments: [name]) == true {
                 throw RegistryError.tokenExists(name)
             }
             let now = Date()
@@ -396,20 +396,20 @@ public final class SQLiteRegistryStore: RegistryStore {
     }
 
     public func token(id: Int64) async throws -> APIToken? {
-        try await pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM apiToken WHERE id = ?", arguments: [id]).map(Self.token(from:)) }
+        try await pool.read { db in try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM apiToken WHERE id = ?"), arguments: [id]).map(Self.token(from:)) }
     }
 
     public func tokens() async throws -> [APIToken] {
-        try await pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM apiToken ORDER BY id").map(Self.token(from:)) }
+        try await pool.read { db in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM apiToken ORDER BY id")).map(Self.token(from:)) }
     }
 
     public func revokeToken(name: String, actor: String) async throws -> Bool {
         try await write { db in
             let now = Date()
-            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM apiToken WHERE name = ? AND revokedAt IS NULL", arguments: [name]) else {
+            guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM apiToken WHERE name = ? AND revokedAt IS NULL"), arguments: [name]) else {
                 return false
             }
-            try db.execute(sql: "UPDATE apiToken SET revokedAt = ? WHERE id = ?", arguments: [now.timeIntervalSince1970, id])
+            try db.cachedStatement(sql: "UPDATE apiToken SET revokedAt = ? WHERE id = ?").execute(arguments: [now.timeIntervalSince1970, id])
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: nil, at: now, kind: "audit", summary: "API token \(name) (id \(id)) revoked", actor: actor,
                 detail: ["action": "tokenRevoked", "token": name, "tokenId": "\(id)"]))
@@ -443,7 +443,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         try await pool.read { db in
             let rows: [Row]
             if prefix.isEmpty {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM parameter WHERE deviceId = ? ORDER BY path", arguments: [deviceID])
+                rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM parameter WHERE deviceId = ? ORDER BY path"), arguments: [deviceID])
             } else {
                 rows = try Row.fetchAll(
                     db, sql: "SELECT * FROM parameter WHERE deviceId = ? AND path >= ? AND path < ? ORDER BY path",
@@ -474,12 +474,12 @@ public final class SQLiteRegistryStore: RegistryStore {
         let task = try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             let now = Date().timeIntervalSince1970
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO task (deviceId, name, operation, state, createdAt, updatedAt, expiresAt, origin, protocol)
                     VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)
-                    """,
-                arguments: [deviceID, operation.name, encoded, now, now, expiresAt?.timeIntervalSince1970, actor, pinnedTo?.rawValue])
+                    """
+            ).execute(arguments: [deviceID, operation.name, encoded, now, now, expiresAt?.timeIntervalSince1970, actor, pinnedTo?.rawValue])
             let id = db.lastInsertedRowID
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: Date(timeIntervalSince1970: now), kind: "task",
@@ -548,7 +548,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         let encoded = try Self.json(result)
         let kept = Set(parameters.map(\.path))
         try await write { db in
-            guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
+            guard let deviceID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT deviceId FROM task WHERE id = ?"), arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
             try db.execute(
@@ -565,7 +565,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func failTask(id: Int64, fault: Fault, retry: Bool, at: Date) async throws {
         let encoded = try Self.json(fault)
         let deviceID = try await write { db in
-            guard let deviceID = try Int64.fetchOne(db, sql: "SELECT deviceId FROM task WHERE id = ?", arguments: [id]) else {
+            guard let deviceID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT deviceId FROM task WHERE id = ?"), arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
             try db.execute(
@@ -581,12 +581,12 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func cancelTask(id: Int64, actor: String, at: Date) async throws -> Bool {
         try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT deviceId, state FROM task WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT deviceId, state FROM task WHERE id = ?"), arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
             let state = TaskState(rawValue: row["state"]) ?? .done
             guard !state.isFinal else { return false }
-            try db.execute(sql: "UPDATE task SET state = 'cancelled', updatedAt = ? WHERE id = ?", arguments: [at.timeIntervalSince1970, id])
+            try db.cachedStatement(sql: "UPDATE task SET state = 'cancelled', updatedAt = ? WHERE id = ?").execute(arguments: [at.timeIntervalSince1970, id])
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: row["deviceId"], at: at, kind: "task", summary: "task \(id) cancelled", actor: actor, detail: ["task": String(id)]))
             return true
@@ -603,9 +603,9 @@ public final class SQLiteRegistryStore: RegistryStore {
         try await pool.read { db in
             let rows: [Row]
             if let deviceID {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM event WHERE deviceId = ? ORDER BY id DESC LIMIT ?", arguments: [deviceID, limit])
+                rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM event WHERE deviceId = ? ORDER BY id DESC LIMIT ?"), arguments: [deviceID, limit])
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT * FROM event ORDER BY id DESC LIMIT ?", arguments: [limit])
+                rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM event ORDER BY id DESC LIMIT ?"), arguments: [limit])
             }
             return rows.map { row in
                 DeviceEvent(
@@ -626,15 +626,15 @@ public final class SQLiteRegistryStore: RegistryStore {
             }
             var byState: [TaskState: Int] = [:]
             for state in TaskState.allCases { byState[state] = 0 }
-            for row in try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM task GROUP BY state") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT state, COUNT(*) AS n FROM task GROUP BY state")) {
                 if let state = TaskState(rawValue: row["state"]) { byState[state] = row["n"] }
             }
             return RegistryStatistics(
-                devices: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device") ?? 0,
+                devices: try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM device")) ?? 0,
                 devicesByProtocol: byProtocol,
-                parameters: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM parameter") ?? 0,
+                parameters: try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM parameter")) ?? 0,
                 tasksByState: byState,
-                events: try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(id), 0) FROM event") ?? 0)
+                events: try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0) FROM event")) ?? 0)
         }
     }
 }
