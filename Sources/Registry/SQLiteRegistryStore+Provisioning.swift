@@ -7,8 +7,8 @@ extension SQLiteRegistryStore {
 
     public func storePolicyDocument(fileName: String, text: String, actor: String, at: Date) async throws -> StoredPolicyDocument {
         try await write { db in
-            try db.execute(
-                sql: "INSERT INTO policyDocument (fileName, text, appliedAt, actor) VALUES (?, ?, ?, ?)",
+            try db.cachedStatement(
+                sql: "INSERT INTO policyDocument (fileName, text, appliedAt, actor) VALUES (?, ?, ?, ?)").execute(
                 arguments: [fileName, text, at.timeIntervalSince1970, actor])
             let id = db.lastInsertedRowID
             try Self.insertEvent(db, DeviceEvent(
@@ -41,14 +41,14 @@ extension SQLiteRegistryStore {
         try await write { db in
             for status in statuses {
                 let previous = try String.fetchOne(
-                    db, sql: "SELECT state FROM policyStatus WHERE deviceId = ? AND policy = ?", arguments: [status.deviceID, status.policy])
-                try db.execute(
+                    db.cachedStatement(sql: "SELECT state FROM policyStatus WHERE deviceId = ? AND policy = ?"), arguments: [status.deviceID, status.policy])
+                try db.cachedStatement(
                     sql: """
                         INSERT INTO policyStatus (deviceId, policy, state, attempts, lastFault, nextAttemptAt, updatedAt)
                         VALUES (?, ?, ?, ?, ?, ?, ?)
                         ON CONFLICT (deviceId, policy) DO UPDATE SET state = excluded.state, attempts = excluded.attempts,
                             lastFault = excluded.lastFault, nextAttemptAt = excluded.nextAttemptAt, updatedAt = excluded.updatedAt
-                        """,
+                        """).execute(
                     arguments: [
                         status.deviceID, status.policy, status.state.rawValue, status.attempts, status.lastFault,
                         status.nextAttemptAt?.timeIntervalSince1970, status.updatedAt.timeIntervalSince1970,
@@ -97,11 +97,11 @@ extension SQLiteRegistryStore {
     public func setMigrationStatus(name: String, state: MigrationStatus.State, reason: String?, actor: String, at: Date) async throws {
         try await write { db in
             let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT status FROM migration WHERE name = ?"), arguments: [name])
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO migration (name, status, reason, updatedAt) VALUES (?, ?, ?, ?)
                     ON CONFLICT (name) DO UPDATE SET status = excluded.status, reason = excluded.reason, updatedAt = excluded.updatedAt
-                    """,
+                    """).execute(
                 arguments: [name, state.rawValue, reason, at.timeIntervalSince1970])
             if previous != state.rawValue {
                 try Self.insertEvent(db, DeviceEvent(
@@ -143,7 +143,7 @@ extension SQLiteRegistryStore {
         let created = try Self.json(record.created)
         let restore = try Self.json(record.restore.mapValues { ["type": $0.type.rawValue, "value": $0.lexical] })
         try await write { db in
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO migrationDevice (migration, deviceId, state, wave, step, taskId, template, endpointId, bindings, created,
                         restore, startedAt, deadline, reason, updatedAt)
@@ -152,7 +152,7 @@ extension SQLiteRegistryStore {
                         taskId = excluded.taskId, template = excluded.template, endpointId = excluded.endpointId,
                         bindings = excluded.bindings, created = excluded.created, restore = excluded.restore,
                         deadline = excluded.deadline, reason = excluded.reason, updatedAt = excluded.updatedAt
-                    """,
+                    """).execute(
                 arguments: [
                     record.migration, record.deviceID, record.state.rawValue, record.wave, record.step, record.taskID, record.template,
                     record.endpointID, bindings, created, restore, record.startedAt.timeIntervalSince1970,
@@ -170,7 +170,7 @@ extension SQLiteRegistryStore {
         try await pool.read { db in
             var counts = MigrationCounts()
             for row in try Row.fetchAll(
-                db, sql: "SELECT wave, state, COUNT(*) AS n FROM migrationDevice WHERE migration = ? GROUP BY wave, state", arguments: [migration])
+                db.cachedStatement(sql: "SELECT wave, state, COUNT(*) AS n FROM migrationDevice WHERE migration = ? GROUP BY wave, state"), arguments: [migration])
             {
                 if let state = MigrationDeviceRecord.State(rawValue: row["state"]) { counts.counts[row["wave"], default: [:]][state] = row["n"] }
             }
@@ -181,7 +181,7 @@ extension SQLiteRegistryStore {
     public func migrationStarts(migration: String, since date: Date) async throws -> Int {
         try await pool.read { db in
             try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM migrationDevice WHERE migration = ? AND startedAt >= ?",
+                db.cachedStatement(sql: "SELECT COUNT(*) FROM migrationDevice WHERE migration = ? AND startedAt >= ?"),
                 arguments: [migration, date.timeIntervalSince1970]) ?? 0
         }
     }
@@ -208,8 +208,8 @@ extension SQLiteRegistryStore {
             let previous = try String.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol FROM device WHERE id = ?"), arguments: [deviceID])
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
             guard previous != `protocol`.rawValue else { return }
-            try db.execute(
-                sql: "UPDATE device SET activeProtocol = ?, updatedAt = ? WHERE id = ?",
+            try db.cachedStatement(
+                sql: "UPDATE device SET activeProtocol = ?, updatedAt = ? WHERE id = ?").execute(
                 arguments: [`protocol`.rawValue, at.timeIntervalSince1970, deviceID])
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: at, kind: "protocol", summary: "managed over \(`protocol`.rawValue) from now on", actor: actor))

@@ -12,12 +12,11 @@ extension SQLiteRegistryStore {
     /// A row with the same OUI and serial number (and product class, where both know one).
     static func deviceIDByIdentity(_ db: Database, _ identity: CWMPDeviceID) throws -> Int64? {
         try Int64.fetchOne(
-            db,
-            sql: """
+            db.cachedStatement(sql: """
                 SELECT id FROM device WHERE oui = ? AND serialNumber = ?
                     AND (productClass = '' OR ? = '' OR productClass = ?)
                 ORDER BY id LIMIT 1
-                """,
+                """),
             arguments: [identity.oui, identity.serialNumber, identity.productClass, identity.productClass])
     }
 
@@ -27,10 +26,10 @@ extension SQLiteRegistryStore {
         switch endpoint.scheme {
         case .os:
             return try Int64.fetchOne(
-                db, sql: "SELECT id FROM device WHERE oui = ? AND serialNumber = ? ORDER BY id LIMIT 1", arguments: [oui, tail])
+                db.cachedStatement(sql: "SELECT id FROM device WHERE oui = ? AND serialNumber = ? ORDER BY id LIMIT 1"), arguments: [oui, tail])
         case .ops:
             return try Int64.fetchOne(
-                db, sql: "SELECT id FROM device WHERE oui = ? AND productClass || '-' || serialNumber = ? ORDER BY id LIMIT 1",
+                db.cachedStatement(sql: "SELECT id FROM device WHERE oui = ? AND productClass || '-' || serialNumber = ? ORDER BY id LIMIT 1"),
                 arguments: [oui, tail])
         default:
             return nil
@@ -38,8 +37,8 @@ extension SQLiteRegistryStore {
     }
 
     static func insertDevice(_ db: Database, at: Date) throws -> Int64 {
-        try db.execute(
-            sql: "INSERT INTO device (createdAt, updatedAt) VALUES (?, ?)",
+        try db.cachedStatement(
+            sql: "INSERT INTO device (createdAt, updatedAt) VALUES (?, ?)").execute(
             arguments: [at.timeIntervalSince1970, at.timeIntervalSince1970])
         return db.lastInsertedRowID
     }
@@ -195,12 +194,12 @@ extension SQLiteRegistryStore {
     static func removeSubtree(_ db: Database, deviceID: Int64, prefix: String, keeping: Set<String>) throws {
         let upper = prefixUpperBound(prefix)
         if keeping.isEmpty {
-            try db.execute(
-                sql: "DELETE FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?", arguments: [deviceID, prefix, upper])
+            try db.cachedStatement(
+                sql: "DELETE FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?").execute(arguments: [deviceID, prefix, upper])
             return
         }
         let existing = try String.fetchAll(
-            db, sql: "SELECT path FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?", arguments: [deviceID, prefix, upper])
+            db.cachedStatement(sql: "SELECT path FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?"), arguments: [deviceID, prefix, upper])
         let statement = try db.cachedStatement(sql: "DELETE FROM parameter WHERE deviceId = ? AND path = ?")
         for path in existing where !keeping.contains(path) {
             try statement.execute(arguments: [deviceID, path])

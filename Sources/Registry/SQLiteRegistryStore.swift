@@ -234,11 +234,11 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func setCredentials(deviceID: Int64, purpose: CredentialPurpose, username: String, password: String, actor: String) async throws {
         try await write { db in
             guard try Self.exists(db, deviceID: deviceID) else { throw RegistryError.deviceNotFound(deviceID) }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO deviceCredential (deviceId, purpose, username, password) VALUES (?, ?, ?, ?)
                     ON CONFLICT (deviceId, purpose) DO UPDATE SET username = excluded.username, password = excluded.password
-                    """,
+                    """).execute(
                 arguments: [deviceID, purpose.rawValue, username, password])
             // The event names the change, never the secret.
             try Self.insertEvent(db, DeviceEvent(
@@ -249,7 +249,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func credentials(deviceID: Int64, purpose: CredentialPurpose) async throws -> DeviceCredentials? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT username, password FROM deviceCredential WHERE deviceId = ? AND purpose = ?",
+                db.cachedStatement(sql: "SELECT username, password FROM deviceCredential WHERE deviceId = ? AND purpose = ?"),
                 arguments: [deviceID, purpose.rawValue]
             ).map { DeviceCredentials(deviceID: deviceID, username: $0["username"], password: $0["password"]) }
         }
@@ -258,7 +258,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     public func cpeCredentials(username: String) async throws -> DeviceCredentials? {
         try await pool.read { db in
             try Row.fetchOne(
-                db, sql: "SELECT deviceId, username, password FROM deviceCredential WHERE purpose = 'cpe' AND username = ?",
+                db.cachedStatement(sql: "SELECT deviceId, username, password FROM deviceCredential WHERE purpose = 'cpe' AND username = ?"),
                 arguments: [username]
             ).map { DeviceCredentials(deviceID: $0["deviceId"], username: $0["username"], password: $0["password"]) }
         }
@@ -289,17 +289,17 @@ public final class SQLiteRegistryStore: RegistryStore {
             ).execute(arguments: [endpoint.rawValue, at.timeIntervalSince1970, at.timeIntervalSince1970, id])
             // Fill the identity fields a USP-only row lacks, from OnBoardRequest or the os::/ops:: ID.
             if let identity {
-                try db.execute(
+                try db.cachedStatement(
                     sql: """
                         UPDATE device SET oui = CASE WHEN oui = '' THEN ? ELSE oui END,
                             productClass = CASE WHEN productClass = '' THEN ? ELSE productClass END,
                             serialNumber = CASE WHEN serialNumber = '' THEN ? ELSE serialNumber END
                         WHERE id = ?
-                        """,
+                        """).execute(
                     arguments: [identity.oui, identity.productClass, identity.serialNumber, id])
             } else if endpoint.scheme == .os, let oui = endpoint.derivedOUI, let serial = endpoint.derivedTail {
-                try db.execute(
-                    sql: "UPDATE device SET oui = CASE WHEN oui = '' THEN ? ELSE oui END, serialNumber = CASE WHEN serialNumber = '' THEN ? ELSE serialNumber END WHERE id = ?",
+                try db.cachedStatement(
+                    sql: "UPDATE device SET oui = CASE WHEN oui = '' THEN ? ELSE oui END, serialNumber = CASE WHEN serialNumber = '' THEN ? ELSE serialNumber END WHERE id = ?").execute(
                     arguments: [oui, serial, id])
             }
             try Self.apply(details, to: id, adding: .usp, db: db)
@@ -383,8 +383,8 @@ public final class SQLiteRegistryStore: RegistryStore {
                 throw RegistryError.tokenExists(name)
             }
             let now = Date()
-            try db.execute(
-                sql: "INSERT INTO apiToken (name, role, secretHash, createdAt) VALUES (?, ?, ?, ?)",
+            try db.cachedStatement(
+                sql: "INSERT INTO apiToken (name, role, secretHash, createdAt) VALUES (?, ?, ?, ?)").execute(
                 arguments: [name, role.rawValue, secretHash, now.timeIntervalSince1970])
             let id = db.lastInsertedRowID
             // The audit event names the token (name and id), never its secret or hash.
@@ -446,7 +446,7 @@ public final class SQLiteRegistryStore: RegistryStore {
                 rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM parameter WHERE deviceId = ? ORDER BY path"), arguments: [deviceID])
             } else {
                 rows = try Row.fetchAll(
-                    db, sql: "SELECT * FROM parameter WHERE deviceId = ? AND path >= ? AND path < ? ORDER BY path",
+                    db.cachedStatement(sql: "SELECT * FROM parameter WHERE deviceId = ? AND path >= ? AND path < ? ORDER BY path"),
                     arguments: [deviceID, prefix, Self.prefixUpperBound(prefix)])
             }
             return rows.map { row in
@@ -529,15 +529,15 @@ public final class SQLiteRegistryStore: RegistryStore {
         guard anyQueued else { return nil }
         return try await write { db in
             let now = at.timeIntervalSince1970
-            try db.execute(
-                sql: "UPDATE task SET state = 'expired', updatedAt = ? WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ?",
+            try db.cachedStatement(
+                sql: "UPDATE task SET state = 'expired', updatedAt = ? WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ?").execute(
                 arguments: [now, deviceID, now])
             guard let id = try Int64.fetchOne(
                 db, sql: "SELECT id FROM task WHERE deviceId = ? AND state = 'queued'\(filter) ORDER BY id LIMIT 1",
                 arguments: [deviceID] + arguments)
             else { return nil }
-            try db.execute(
-                sql: "UPDATE task SET state = 'running', attempts = attempts + 1, updatedAt = ? WHERE id = ?", arguments: [now, id])
+            try db.cachedStatement(
+                sql: "UPDATE task SET state = 'running', attempts = attempts + 1, updatedAt = ? WHERE id = ?").execute(arguments: [now, id])
             return try Self.fetchTask(db, id: id)
         }
     }
@@ -551,8 +551,8 @@ public final class SQLiteRegistryStore: RegistryStore {
             guard let deviceID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT deviceId FROM task WHERE id = ?"), arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
-            try db.execute(
-                sql: "UPDATE task SET state = 'done', result = ?, fault = NULL, updatedAt = ? WHERE id = ?",
+            try db.cachedStatement(
+                sql: "UPDATE task SET state = 'done', result = ?, fault = NULL, updatedAt = ? WHERE id = ?").execute(
                 arguments: [encoded, at.timeIntervalSince1970, id])
             for prefix in removingSubtrees { try Self.removeSubtree(db, deviceID: deviceID, prefix: prefix, keeping: []) }
             for prefix in replacingSubtrees { try Self.removeSubtree(db, deviceID: deviceID, prefix: prefix, keeping: kept) }
@@ -568,8 +568,8 @@ public final class SQLiteRegistryStore: RegistryStore {
             guard let deviceID = try Int64.fetchOne(db.cachedStatement(sql: "SELECT deviceId FROM task WHERE id = ?"), arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
-            try db.execute(
-                sql: "UPDATE task SET state = ?, fault = ?, updatedAt = ? WHERE id = ?",
+            try db.cachedStatement(
+                sql: "UPDATE task SET state = ?, fault = ?, updatedAt = ? WHERE id = ?").execute(
                 arguments: [retry ? TaskState.queued.rawValue : TaskState.faulted.rawValue, encoded, at.timeIntervalSince1970, id])
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: at, kind: "fault", summary: "task \(id) \(retry ? "will retry after" : "failed with") \(fault)",
@@ -622,7 +622,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             var byProtocol: [ManagementProtocol: Int] = [:]
             for proto in ManagementProtocol.allCases {
                 byProtocol[proto] = try Int.fetchOne(
-                    db, sql: "SELECT COUNT(*) FROM device WHERE activeProtocol = ?", arguments: [proto.rawValue]) ?? 0
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM device WHERE activeProtocol = ?"), arguments: [proto.rawValue]) ?? 0
             }
             var byState: [TaskState: Int] = [:]
             for state in TaskState.allCases { byState[state] = 0 }
