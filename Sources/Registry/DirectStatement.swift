@@ -40,8 +40,7 @@ struct DirectBinder {
 
     mutating func bind(_ value: Bool?) {
         guard let value else { return bindNull() }
-        index += 1
-        next(sqlite3_bind_int64(handle, index, value ? 1 : 0))
+        bind(Int64(value ? 1 : 0))
     }
 
     mutating func bind(_ value: String?) {
