@@ -94,17 +94,35 @@ public struct DeviceOperations: Sendable {
     }
 
     /// Waits until the task is final or `timeout` passes; returns its latest state either way.
-    public func wait(forTask id: Int64, timeout: Duration, pollInterval: Duration = .milliseconds(50)) async throws -> DeviceTask {
+    ///
+    /// The registry signals each committed change of a task (``TaskChangeSignals``), so the task is
+    /// read again when it changed, not on a timer; `pollInterval` only bounds how long a change the
+    /// registry does not signal (the device deleted with its tasks) goes unseen.
+    public func wait(forTask id: Int64, timeout: Duration, pollInterval: Duration = .seconds(1)) async throws -> DeviceTask {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
-        // Online devices answer in milliseconds: poll soon, then back off to `pollInterval`, so that
-        // a quick answer is not held back by a whole interval (benchmarks: op-latency).
-        var interval = min(Duration.milliseconds(1), pollInterval)
+        let signals = registry.taskChanges
         while true {
-            guard let task = try await registry.task(id: id) else { throw RegistryError.taskNotFound(id) }
-            if task.state.isFinal || clock.now >= deadline { return task }
-            try await Task.sleep(for: interval)
-            interval = min(interval * 2, pollInterval)
+            // Registered before the read: a change committed after the read still wakes this wait.
+            let ticket = signals.register(id)
+            let task: DeviceTask?
+            do {
+                task = try await registry.task(id: id)
+            } catch {
+                signals.release(ticket)
+                throw error
+            }
+            guard let task else {
+                signals.release(ticket)
+                throw RegistryError.taskNotFound(id)
+            }
+            let now = clock.now
+            if task.state.isFinal || now >= deadline {
+                signals.release(ticket)
+                return task
+            }
+            try Task.checkCancellation()
+            await signals.wait(ticket, upTo: min(pollInterval, now.duration(to: deadline)))
         }
     }
 }

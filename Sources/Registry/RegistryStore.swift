@@ -78,6 +78,9 @@ public protocol RegistryStore: ProvisioningStore {
 
     func task(id: Int64) async throws -> DeviceTask?
 
+    /// Signalled after every committed change of a task to a final state or back to queued.
+    var taskChanges: TaskChangeSignals { get }
+
     /// Tasks of a device, newest first; all states when `states` is empty.
     func tasks(deviceID: Int64, states: Set<TaskState>) async throws -> [DeviceTask]
 

@@ -14,6 +14,8 @@ public final class SQLiteRegistryStore: RegistryStore {
     public let path: String
     /// Devices that may have queued tasks (``claimNextTask(deviceID:at:)`` skips the others).
     private let queuedHint: QueuedTaskHint
+    /// Signalled after each committed change of a task's state (``DeviceOperations`` waits on it).
+    public let taskChanges = TaskChangeSignals()
 
     /// The registry file's name under the data directory.
     public static let fileName = "registry.sqlite"
@@ -527,19 +529,25 @@ public final class SQLiteRegistryStore: RegistryStore {
                 db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')"), arguments: [deviceID]) ?? false
         }
         guard anyQueued else { return nil }
-        return try await write { db in
+        let (task, expired) = try await write { db in
             let now = at.timeIntervalSince1970
-            try db.cachedStatement(
-                sql: "UPDATE task SET state = 'expired', updatedAt = ? WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ?").execute(
+            let expired = try Int64.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        UPDATE task SET state = 'expired', updatedAt = ?
+                        WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ? RETURNING id
+                        """),
                 arguments: [now, deviceID, now])
             guard let id = try Int64.fetchOne(
                 db, sql: "SELECT id FROM task WHERE deviceId = ? AND state = 'queued'\(filter) ORDER BY id LIMIT 1",
                 arguments: [deviceID] + arguments)
-            else { return nil }
+            else { return (DeviceTask?.none, expired) }
             try db.cachedStatement(
                 sql: "UPDATE task SET state = 'running', attempts = attempts + 1, updatedAt = ? WHERE id = ?").execute(arguments: [now, id])
-            return try Self.fetchTask(db, id: id)
+            return (try Self.fetchTask(db, id: id), expired)
         }
+        if !expired.isEmpty { taskChanges.signal(expired) }
+        return task
     }
 
     public func completeTask(
@@ -560,6 +568,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: at, kind: "task", summary: "task \(id) done", actor: "device", detail: ["task": String(id)]))
         }
+        taskChanges.signal(CollectionOfOne(id))
     }
 
     public func failTask(id: Int64, fault: Fault, retry: Bool, at: Date) async throws {
@@ -577,10 +586,11 @@ public final class SQLiteRegistryStore: RegistryStore {
             return deviceID
         }
         if retry { queuedHint.noteQueued(deviceID) }
+        taskChanges.signal(CollectionOfOne(id))
     }
 
     public func cancelTask(id: Int64, actor: String, at: Date) async throws -> Bool {
-        try await write { db in
+        let cancelled = try await write { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT deviceId, state FROM task WHERE id = ?"), arguments: [id]) else {
                 throw RegistryError.taskNotFound(id)
             }
@@ -591,6 +601,8 @@ public final class SQLiteRegistryStore: RegistryStore {
                 deviceID: row["deviceId"], at: at, kind: "task", summary: "task \(id) cancelled", actor: actor, detail: ["task": String(id)]))
             return true
         }
+        if cancelled { taskChanges.signal(CollectionOfOne(id)) }
+        return cancelled
     }
 
     // MARK: Events

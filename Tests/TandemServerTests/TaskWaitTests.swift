@@ -1,0 +1,50 @@
+import Engine
+import Foundation
+import Registry
+import TandemCore
+import TandemServer
+import Testing
+
+/// `DeviceOperations.wait(forTask:)`, what the REST API's `wait` runs: it answers when the task
+/// changes, not at its next poll. The poll interval here is a minute, so a wait that depended on
+/// polling would take that long.
+@Suite struct TaskWaitTests {
+    @Test func aWaitEndsWhenTheTaskCompletes() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(dataDirectory: directory, label: "task-wait")
+        let registry = server.registry
+        let device = try await registry.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "W1"), details: DeviceDetails(), at: Date())
+        let task = try await registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "test")
+        _ = try await registry.claimNextTask(deviceID: device.id, at: Date())
+
+        async let waited = server.operations.wait(forTask: task.id, timeout: .seconds(120), pollInterval: .seconds(60))
+        try await Task.sleep(for: .milliseconds(100))  // the wait has read the running task and sleeps
+        let completed = ContinuousClock.now
+        try await registry.completeTask(id: task.id, result: OperationResult(outputArguments: ["k": "v"]), parameters: [], at: Date())
+        let final = try await waited
+        #expect(ContinuousClock.now - completed < .seconds(10))
+        #expect(final.state == .done)
+        #expect(final.result?.outputArguments == ["k": "v"])
+        #expect(registry.taskChanges.pendingCount == 0)
+    }
+
+    @Test func aWaitForAnUnfinishedTaskEndsAtItsTimeout() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let server = try makeServer(dataDirectory: directory, label: "task-wait")
+        let registry = server.registry
+        let device = try await registry.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "W2"), details: DeviceDetails(), at: Date())
+        let task = try await registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "test")
+        let start = ContinuousClock.now
+        let latest = try await server.operations.wait(forTask: task.id, timeout: .milliseconds(300), pollInterval: .seconds(60))
+        let elapsed = ContinuousClock.now - start
+        #expect(latest.state == .queued)
+        #expect(elapsed >= .milliseconds(300))
+        #expect(elapsed < .seconds(10))
+        #expect(registry.taskChanges.pendingCount == 0)
+        await #expect(throws: RegistryError.self) {
+            _ = try await server.operations.wait(forTask: 9_999, timeout: .seconds(1))
+        }
+    }
+}
