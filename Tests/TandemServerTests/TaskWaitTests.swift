@@ -9,14 +9,19 @@ import Testing
 /// changes, not at its next poll. The poll interval here is a minute, so a wait that depended on
 /// polling would take that long.
 @Suite struct TaskWaitTests {
-    @Test func aWaitEndsWhenTheTaskCompletes() async throws {
+    /// A server on a fresh directory with one CWMP device and one queued task.
+    static func withQueuedTask(_ body: (TandemServer, DeviceTask) async throws -> Void) async throws {
         let directory = temporaryDirectory()
         defer { remove(directory) }
         let server = try makeServer(dataDirectory: directory, label: "task-wait")
+        let device = try await server.registry.recordCWMPContact(
+            try CWMPDeviceID(oui: "00D09E", serialNumber: "W1"), details: DeviceDetails(), at: Date())
+        try await body(server, try await server.registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "test"))
+    }
+
+    @Test func aWaitEndsWhenTheTaskCompletes() async throws { try await Self.withQueuedTask { server, task in
         let registry = server.registry
-        let device = try await registry.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "W1"), details: DeviceDetails(), at: Date())
-        let task = try await registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "test")
-        _ = try await registry.claimNextTask(deviceID: device.id, at: Date())
+        _ = try await registry.claimNextTask(deviceID: task.deviceID, at: Date())
 
         async let waited = server.operations.wait(forTask: task.id, timeout: .seconds(120), pollInterval: .seconds(60))
         try await Task.sleep(for: .milliseconds(100))  // the wait has read the running task and sleeps
@@ -27,15 +32,10 @@ import Testing
         #expect(final.state == .done)
         #expect(final.result?.outputArguments == ["k": "v"])
         #expect(registry.taskChanges.pendingCount == 0)
-    }
+    } }
 
-    @Test func aWaitForAnUnfinishedTaskEndsAtItsTimeout() async throws {
-        let directory = temporaryDirectory()
-        defer { remove(directory) }
-        let server = try makeServer(dataDirectory: directory, label: "task-wait")
+    @Test func aWaitForAnUnfinishedTaskEndsAtItsTimeout() async throws { try await Self.withQueuedTask { server, task in
         let registry = server.registry
-        let device = try await registry.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "W2"), details: DeviceDetails(), at: Date())
-        let task = try await registry.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "test")
         let start = ContinuousClock.now
         let latest = try await server.operations.wait(forTask: task.id, timeout: .milliseconds(300), pollInterval: .seconds(60))
         let elapsed = ContinuousClock.now - start
@@ -46,5 +46,5 @@ import Testing
         await #expect(throws: RegistryError.self) {
             _ = try await server.operations.wait(forTask: 9_999, timeout: .seconds(1))
         }
-    }
+    } }
 }
