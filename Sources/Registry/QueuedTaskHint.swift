@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Which devices may have queued tasks, kept in memory so that a device that never had one (nearly
-/// every CWMP session's end, every idle USP agent) is answered without a trip to a reader connection:
-/// a thread hop and a read transaction per session otherwise.
+/// Which devices may have queued tasks, kept in memory so that a device without one (nearly every
+/// CWMP session's end, every idle USP agent, an agent whose last task just ran) is answered without
+/// a trip to a reader connection: a thread hop and a read transaction per claim otherwise.
 ///
 /// The store is the only writer of tasks (the command line queues work through the REST API), and
 /// only two of its writes make a task queued: ``SQLiteRegistryStore/enqueueTask(deviceID:operation:expiresAt:actor:pinnedTo:)``
@@ -10,23 +10,45 @@ import Synchronization
 /// its transaction committed and before it returns, so whoever queued the work and then wakes the
 /// device (`acceptsQueuedWork`, a connection request, the USP task runner) finds it noted.
 ///
-/// The set only grows (at most one entry per device): a device that once had a task is checked in
-/// the registry at each claim, as before the hint. Forgetting a device whose claim found nothing
-/// would need the check and the forgetting to be ordered against every commit that queues a task.
+/// A claim that found nothing queued forgets the device, but only if no task was noted since the
+/// claim took its ``mark(_:)``: each note stamps the device with a new number from one counter, so
+/// a note between the mark and the forgetting (a task committed after the claim's read) keeps the
+/// device, and so does a note after an earlier forgetting, whichever claim tries to forget it later.
 final class QueuedTaskHint: Sendable {
-    private let devices: Mutex<Set<Int64>>
+    private struct State {
+        var marks: [Int64: UInt64] = [:]
+        var counter: UInt64 = 0
+    }
+
+    private let state: Mutex<State>
 
     init(devices: some Sequence<Int64>) {
-        self.devices = Mutex(Set(devices))
+        var initial = State()
+        for device in devices {
+            initial.counter += 1
+            initial.marks[device] = initial.counter
+        }
+        state = Mutex(initial)
     }
 
     /// A task of the device was queued (and committed).
     func noteQueued(_ deviceID: Int64) {
-        _ = devices.withLock { $0.insert(deviceID) }
+        state.withLock { state in
+            state.counter += 1
+            state.marks[deviceID] = state.counter
+        }
     }
 
-    /// Whether the device may have queued tasks.
-    func mayHaveQueued(_ deviceID: Int64) -> Bool {
-        devices.withLock { $0.contains(deviceID) }
+    /// Nil when the device has no queued task; otherwise the stamp of its latest note, for
+    /// ``forget(_:ifStill:)`` once the registry has said that nothing is queued.
+    func mark(_ deviceID: Int64) -> UInt64? {
+        state.withLock { $0.marks[deviceID] }
+    }
+
+    /// Forgets the device unless a task was noted after `mark` was taken.
+    func forget(_ deviceID: Int64, ifStill mark: UInt64) {
+        state.withLock { state in
+            if state.marks[deviceID] == mark { state.marks[deviceID] = nil }
+        }
     }
 }

@@ -523,12 +523,16 @@ public final class SQLiteRegistryStore: RegistryStore {
         // Most sessions find nothing queued: a device that never had a task queued is answered from
         // memory, and one that had is checked on a reader connection, without taking a turn on
         // the single writer that every Inform needs (the check is repeated under the write).
-        guard queuedHint.mayHaveQueued(deviceID) else { return nil }
+        guard let mark = queuedHint.mark(deviceID) else { return nil }
         let anyQueued = try await pool.read { db in
             try Bool.fetchOne(
                 db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')"), arguments: [deviceID]) ?? false
         }
-        guard anyQueued else { return nil }
+        guard anyQueued else {
+            // Until a task is queued again, the device's claims are answered from memory.
+            queuedHint.forget(deviceID, ifStill: mark)
+            return nil
+        }
         let (task, expired) = try await write { db in
             let now = at.timeIntervalSince1970
             let expired = try Int64.fetchAll(
