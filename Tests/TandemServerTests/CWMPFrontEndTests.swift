@@ -22,12 +22,11 @@ import Testing
     }
 
     func makeServer(_ directory: String, _ adjust: (inout TandemConfiguration) -> Void = { _ in }) throws -> TandemServer {
-        var configuration = TandemConfiguration()
-        configuration.dataDirectory = directory
-        configuration.cwmp.listen = ListenAddress(host: "127.0.0.1", port: 0)
-        configuration.cwmp.authMode = .open
-        adjust(&configuration)
-        return try TandemServer(configuration: configuration, logger: Logger(label: "test"))
+        try TandemServerTests.makeServer(dataDirectory: directory, label: "test") { configuration in
+            configuration.cwmp.listen = ListenAddress(host: "127.0.0.1", port: 0)
+            configuration.cwmp.authMode = .open
+            adjust(&configuration)
+        }
     }
 
     static func cookie(_ response: TestResponse) -> HTTPFields {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 import Registry
 import TandemCore
 import Testing
@@ -64,7 +65,7 @@ import Testing
             }
         }
         let apiPort = try #require(port, "no listening line in: \(collected)")
-        let client = TestClient(host: "127.0.0.1", port: apiPort, configuration: .init(), eventLoopGroupProvider: .createNew)
+        let client = TestClient(host: "127.0.0.1", port: apiPort, configuration: .init(), eventLoopGroupProvider: .shared(MultiThreadedEventLoopGroup.singleton))
         client.connect()
         let response = try await client.get("/healthz")
         #expect(response.status == .ok)

@@ -120,7 +120,7 @@ import Testing
             let queued = Set(try Int.fetchAll(db, sql: "SELECT id FROM task WHERE state = 'queued'"))
             for id in tasksDone { #expect(queued.contains(id), "task \(id) acknowledged but lost") }
         }
-        try await database.close()
+        try database.close()
         let restarted = try ServerProcess(arguments)
         defer { restarted.stop() }
         for endpoint in uspDone {
@@ -223,6 +223,6 @@ final class Box<Value>: @unchecked Sendable {
             let identifiers = Set(try String.fetchAll(db, sql: "SELECT value FROM deviceIdentifier"))
             for serial in saved { #expect(identifiers.contains("00D09E-HG8245-\(serial)"), "\(serial) acknowledged but lost") }
         }
-        try await database.close()
+        try database.close()
     }
 }

@@ -239,7 +239,7 @@ final class ServerProcess: @unchecked Sendable {
     /// `shell`, when given, is bash code run before `exec tandem serve ...` (limits, signal dispositions).
     init(_ arguments: [String], listeners: Set<String> = ["api", "cwmp"], timeout: TimeInterval = 60, shell: String? = nil) throws {
         logFile = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-serve-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        guard FileManager.default.createFile(atPath: logFile, contents: nil) else { throw TestFailure("cannot create \(logFile)") }
         process = Process()
         if let shell {
             process.executableURL = URL(fileURLWithPath: "/bin/bash")

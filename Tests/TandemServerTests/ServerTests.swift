@@ -11,10 +11,7 @@ import Testing
 
 @Suite struct ServerTests {
     func makeServer(_ directory: String) throws -> TandemServer {
-        var configuration = TandemConfiguration()
-        configuration.dataDirectory = directory
-        configuration.api.listen = ListenAddress(host: "127.0.0.1", port: 0)
-        return try TandemServer(configuration: configuration, logger: Logger(label: "test"))
+        try TandemServerTests.makeServer(dataDirectory: directory, label: "test") { $0.api.listen = ListenAddress(host: "127.0.0.1", port: 0) }
     }
 
     @Test func healthzReportsTheRegistry() async throws {

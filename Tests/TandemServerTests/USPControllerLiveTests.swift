@@ -19,11 +19,10 @@ import USPAgentSimulator
 /// The USP controller with a real WebSocket MTP on loopback and simulated agents dialling it.
 @Suite struct USPControllerLiveTests {
     func makeServer(_ directory: String) throws -> TandemServer {
-        var configuration = TandemConfiguration()
-        configuration.dataDirectory = directory
-        configuration.usp.endpointID = "self::tandem-test"
-        configuration.usp.webSocketListen = ListenAddress(host: "127.0.0.1", port: 0)
-        return try TandemServer(configuration: configuration, logger: Logger(label: "test"))
+        try TandemServerTests.makeServer(dataDirectory: directory, label: "test") { configuration in
+            configuration.usp.endpointID = "self::tandem-test"
+            configuration.usp.webSocketListen = ListenAddress(host: "127.0.0.1", port: 0)
+        }
     }
 
     static func eventually(_ timeout: Duration = .seconds(10), _ condition: @Sendable () async throws -> Bool) async throws -> Bool {
