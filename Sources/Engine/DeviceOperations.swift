@@ -121,7 +121,10 @@ public struct DeviceOperations: Sendable {
                 signals.release(ticket)
                 return task
             }
-            try Task.checkCancellation()
+            if Task.isCancelled {
+                signals.release(ticket)
+                throw CancellationError()
+            }
             await signals.wait(ticket, upTo: min(pollInterval, now.duration(to: deadline)))
         }
     }

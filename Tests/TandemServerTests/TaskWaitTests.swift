@@ -34,6 +34,17 @@ import Testing
         #expect(registry.taskChanges.pendingCount == 0)
     } }
 
+    /// A cancelled wait (the API client went away) ends at once and leaves no registration behind.
+    @Test func aCancelledWaitEndsAndForgetsItsTicket() async throws { try await Self.withQueuedTask { server, task in
+        let waiting = Task { try await server.operations.wait(forTask: task.id, timeout: .seconds(120), pollInterval: .seconds(60)) }
+        try await Task.sleep(for: .milliseconds(100))
+        let cancelled = ContinuousClock.now
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await waiting.value }
+        #expect(ContinuousClock.now - cancelled < .seconds(10))
+        #expect(server.registry.taskChanges.pendingCount == 0)
+    } }
+
     @Test func aWaitForAnUnfinishedTaskEndsAtItsTimeout() async throws { try await Self.withQueuedTask { server, task in
         let registry = server.registry
         let start = ContinuousClock.now
