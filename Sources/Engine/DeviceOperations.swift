@@ -104,27 +104,14 @@ public struct DeviceOperations: Sendable {
         let signals = registry.taskChanges
         while true {
             // Registered before the read: a change committed after the read still wakes this wait.
+            // Every way out of this round releases it (after `signals.wait`, which released it
+            // already, that does nothing).
             let ticket = signals.register(id)
-            let task: DeviceTask?
-            do {
-                task = try await registry.task(id: id)
-            } catch {
-                signals.release(ticket)
-                throw error
-            }
-            guard let task else {
-                signals.release(ticket)
-                throw RegistryError.taskNotFound(id)
-            }
+            defer { signals.release(ticket) }
+            guard let task = try await registry.task(id: id) else { throw RegistryError.taskNotFound(id) }
             let now = clock.now
-            if task.state.isFinal || now >= deadline {
-                signals.release(ticket)
-                return task
-            }
-            if Task.isCancelled {
-                signals.release(ticket)
-                throw CancellationError()
-            }
+            if task.state.isFinal || now >= deadline { return task }
+            try Task.checkCancellation()
             await signals.wait(ticket, upTo: min(pollInterval, now.duration(to: deadline)))
         }
     }

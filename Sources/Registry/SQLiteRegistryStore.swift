@@ -572,7 +572,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             try Self.insertEvent(db, DeviceEvent(
                 deviceID: deviceID, at: at, kind: "task", summary: "task \(id) done", actor: "device", detail: ["task": String(id)]))
         }
-        taskChanges.signal(CollectionOfOne(id))
+        taskChanges.signal(id)
     }
 
     public func failTask(id: Int64, fault: Fault, retry: Bool, at: Date) async throws {
@@ -590,7 +590,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             return deviceID
         }
         if retry { queuedHint.noteQueued(deviceID) }
-        taskChanges.signal(CollectionOfOne(id))
+        taskChanges.signal(id)
     }
 
     public func cancelTask(id: Int64, actor: String, at: Date) async throws -> Bool {
@@ -605,7 +605,7 @@ public final class SQLiteRegistryStore: RegistryStore {
                 deviceID: row["deviceId"], at: at, kind: "task", summary: "task \(id) cancelled", actor: actor, detail: ["task": String(id)]))
             return true
         }
-        if cancelled { taskChanges.signal(CollectionOfOne(id)) }
+        if cancelled { taskChanges.signal(id) }
         return cancelled
     }
 

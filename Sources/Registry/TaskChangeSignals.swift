@@ -12,7 +12,8 @@ import Synchronization
 /// State sits behind a mutex (not an actor) so that a signal from the writer's commit and a
 /// waiter's cancellation resume continuations synchronously.
 public final class TaskChangeSignals: Sendable {
-    /// One wait for one task. Release it (``release(_:)``) when done with it, or wait on it once.
+    /// One wait for one task. Release it (``release(_:)``) when done with it, or wait on it once;
+    /// releasing it after the wait does nothing.
     public struct Ticket: Sendable, Hashable {
         public let taskID: Int64
         let number: UInt64
@@ -60,6 +61,11 @@ public final class TaskChangeSignals: Sendable {
     public func release(_ ticket: Ticket) {
         let waiter = state.withLock { $0.remove(ticket) }
         waiter?.resume()
+    }
+
+    /// Wakes every ticket registered for the task.
+    public func signal(_ taskID: Int64) {
+        signal(CollectionOfOne(taskID))
     }
 
     /// Wakes every ticket registered for these tasks.
