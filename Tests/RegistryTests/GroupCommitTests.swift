@@ -121,6 +121,48 @@ import Testing
         #expect(fixture.commits.transactions - before == 4)
     }
 
+    @Test func aWriteThatLosesTheSharedTransactionFailsTheWholeBatch() async throws {
+        // Some SQLite errors (a full disk, an I/O error) roll back the whole transaction, not just
+        // the failing statement; write 2 does that by hand. Nothing of the batch holds then, so every
+        // write of it must fail, and no later one may run outside the transaction (in autocommit).
+        let fixture = try Fixture()
+        let gate = DispatchSemaphore(value: 0)
+        let first = try await Self.holdWriter(fixture, gate: gate)
+        struct Lost: Error {}
+        var pending: [Task<Void, any Error>] = []
+        for n in 1...3 {
+            let queuedBefore = fixture.commits.queued
+            pending.append(Task {
+                try await fixture.commits.write { db in
+                    try db.execute(sql: "INSERT INTO item (n, label) VALUES (?, 'x')", arguments: [n])
+                    if n == 2 {
+                        try db.execute(sql: "ROLLBACK")
+                        throw Lost()
+                    }
+                }
+            })
+            try await fixture.waitUntilQueued(queuedBefore + 1)
+        }
+        gate.signal()
+        try await first.value
+        var errors: [String] = []
+        for task in pending {
+            do {
+                try await task.value
+                errors.append("committed")
+            } catch {
+                errors.append("\(error)")
+            }
+        }
+        #expect(errors[0].contains("rolled back"), "write 1: \(errors[0])")
+        #expect(errors[1] == "\(Lost())", "write 2: \(errors[1])")
+        #expect(errors[2].contains("rolled back"), "write 3: \(errors[2])")
+        #expect(try fixture.rows() == [0])
+        // The writer carries on with the next batch.
+        try await fixture.commits.write { db in try db.execute(sql: "INSERT INTO item (n, label) VALUES (4, 'y')") }
+        #expect(try fixture.rows() == [0, 4])
+    }
+
     @Test func aLoneWriteThatFailsLeavesNothing() async throws {
         let fixture = try Fixture()
         await #expect(throws: DatabaseError.self) {
