@@ -169,8 +169,32 @@ extension SQLiteRegistryStore {
 
     static func upsertParameters(_ db: Database, deviceID: Int64, _ parameters: [StoredParameter]) throws {
         guard !parameters.isEmpty else { return }
-        // One prepared statement for the batch: the Inform and GetParameterValues hot path.
-        let statement = try db.cachedStatement(
+        // The Inform and GetParameterValues hot path: nearly every row exists already (a device
+        // reports the same parameters each time), so an UPDATE by primary key comes first, and an
+        // INSERT only for the rows it did not find. An `INSERT ... ON CONFLICT DO UPDATE` costs
+        // more: SQLite probes the key for the insert, then again for the update.
+        let update = try db.cachedStatement(
+            sql: """
+                UPDATE parameter SET
+                    value = COALESCE(?, value), type = COALESCE(?, type), writable = COALESCE(?, writable), updatedAt = ?
+                WHERE deviceId = ? AND path = ?
+                """)
+        var missing: [StoredParameter] = []
+        for parameter in parameters {
+            try update.executeDirect { row in
+                row.bind(parameter.value?.lexical)
+                row.bind(parameter.value?.type.rawValue)
+                row.bind(parameter.writable)
+                row.bind(parameter.updatedAt.timeIntervalSince1970)
+                row.bind(deviceID)
+                row.bind(parameter.path)
+            }
+            if db.changesCount == 0 { missing.append(parameter) }
+        }
+        guard !missing.isEmpty else { return }
+        // Inserted in order, after the updates: a path listed twice (duplicated in one Inform) is
+        // inserted once and updated by its later copy through the conflict clause (last wins).
+        let insert = try db.cachedStatement(
             sql: """
                 INSERT INTO parameter (deviceId, path, value, type, writable, updatedAt) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (deviceId, path) DO UPDATE SET
@@ -179,8 +203,8 @@ extension SQLiteRegistryStore {
                     writable = COALESCE(excluded.writable, writable),
                     updatedAt = excluded.updatedAt
                 """)
-        for parameter in parameters {
-            try statement.executeDirect { row in
+        for parameter in missing {
+            try insert.executeDirect { row in
                 row.bind(deviceID)
                 row.bind(parameter.path)
                 row.bind(parameter.value?.lexical)

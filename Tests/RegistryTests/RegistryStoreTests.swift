@@ -99,6 +99,20 @@ import Testing
         let upTime = try await store.parameters(deviceID: device.id, under: "Device.DeviceInfo.UpTime")
         #expect(upTime.first?.value == .unsignedInt(43))
         #expect(upTime.first?.writable == false)
+        // A path listed twice in one write keeps its later value, whether it existed (UpTime) or
+        // is new (Channel): existing rows are updated first, new ones inserted after them.
+        try await store.storeParameters(deviceID: device.id, [
+            StoredParameter(path: "Device.WiFi.Radio.1.Channel", value: .unsignedInt(1), writable: true, updatedAt: t0),
+            StoredParameter(path: "Device.DeviceInfo.UpTime", value: .unsignedInt(44), writable: nil, updatedAt: t0),
+            StoredParameter(path: "Device.WiFi.Radio.1.Channel", value: .unsignedInt(6), writable: nil, updatedAt: t0),
+            StoredParameter(path: "Device.DeviceInfo.UpTime", value: .unsignedInt(45), writable: nil, updatedAt: t0),
+        ], replacingSubtree: nil)
+        let twice = try await store.parameters(deviceID: device.id, under: "Device.")
+        #expect(twice.first { $0.path == "Device.DeviceInfo.UpTime" }?.value == .unsignedInt(45))
+        #expect(twice.first { $0.path == "Device.WiFi.Radio.1.Channel" }?.value == .unsignedInt(6))
+        #expect(twice.first { $0.path == "Device.WiFi.Radio.1.Channel" }?.writable == true)
+        #expect(twice.filter { $0.path == "Device.WiFi.Radio.1.Channel" }.count == 1)
+        try await store.removeParameters(deviceID: device.id, under: "Device.WiFi.Radio.")
         // A full read of SSID.1. removes nothing outside it; "SSID.1." must not match "SSID.10.".
         try await store.storeParameters(deviceID: device.id, [], replacingSubtree: "Device.WiFi.SSID.1.")
         let ssids = try await store.parameters(deviceID: device.id, under: "Device.WiFi.")
