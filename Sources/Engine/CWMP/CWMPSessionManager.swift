@@ -209,7 +209,7 @@ public actor CWMPSessionManager {
 
     private func process(_ exchange: CWMPExchange, _ inbound: Inbound) async -> PreparedReply {
         let now = clock.now
-        var sessionID = exchange.sessionID.flatMap { sessions[$0] == nil ? nil : $0 }
+        var sessionID = exchange.sessionID.flatMap { isOpenSession($0) ? $0 : nil }
         var isNew = false
         if sessionID == nil {
             // The session the cookie named ended after the front end let the request through
@@ -249,7 +249,7 @@ public actor CWMPSessionManager {
             action = mutate(id) { $0.receivedUndecodable(error, at: now) } ?? .nothing
         }
         var prepared = await drive(id, action, exchange: exchange)
-        if isNew && sessions[id] != nil { prepared.reply.newSessionID = id }
+        if isNew && isOpenSession(id) { prepared.reply.newSessionID = id }
         return prepared
     }
 
@@ -424,13 +424,13 @@ public actor CWMPSessionManager {
                 // Connection Request); the observer bounds its own rounds, this bounds the loop.
                 observerRounds += 1
                 if observerRounds <= 16, let observer = observers.active, await observer.deviceIdle(deviceID: deviceID, over: .cwmp),
-                    sessions[id] != nil
+                    isOpenSession(id)
                 {
                     continue
                 }
                 // Work queued meanwhile (acceptsQueuedWork) is claimed now; no await follows the
                 // check, so nothing can slip in between it and the session's end.
-                if queuedWork.remove(deviceID) != nil, sessions[id] != nil { continue }
+                if queuedWork.remove(deviceID) != nil, isOpenSession(id) { continue }
                 sessions[id]?.closing = true
                 return
             }
@@ -593,9 +593,13 @@ public actor CWMPSessionManager {
 
     private func mutate<T>(_ id: String, _ body: (inout Machine) -> T) -> T? {
         // In place: copying the session out and back would copy the machine's buffers on write.
-        guard sessions[id] != nil else { return nil }
-        return body(&sessions[id]!.machine)
+        guard let index = sessions.index(forKey: id) else { return nil }
+        return body(&sessions.values[index].machine)
     }
+
+    /// Whether the actor holds session `id`. Not `sessions[id] != nil`: that copies the session out
+    /// (its state machine, queues and task progress) only to compare it with nil.
+    private func isOpenSession(_ id: String) -> Bool { sessions.index(forKey: id) != nil }
 
     private func removeSession(_ id: String) {
         if let deviceID = sessions[id]?.deviceID, sessionByDevice[deviceID] == id { sessionByDevice[deviceID] = nil }
