@@ -102,15 +102,26 @@ public struct DeviceOperations: Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         let signals = registry.taskChanges
+        // The first look reads the state alone: a task just submitted is usually still queued, and
+        // its operation need not be decoded to learn that. Later looks follow a change.
+        var first = true
         while true {
             // Registered before the read: a change committed after the read still wakes this wait.
             // Every way out of this round releases it (after `signals.wait`, which released it
             // already, that does nothing).
             let ticket = signals.register(id)
             defer { signals.release(ticket) }
-            guard let task = try await registry.task(id: id) else { throw RegistryError.taskNotFound(id) }
-            let now = clock.now
-            if task.state.isFinal || now >= deadline { return task }
+            let now: ContinuousClock.Instant
+            if first {
+                first = false
+                guard let state = try await registry.taskState(id: id) else { throw RegistryError.taskNotFound(id) }
+                now = clock.now
+                if state.isFinal || now >= deadline { continue }
+            } else {
+                guard let task = try await registry.task(id: id) else { throw RegistryError.taskNotFound(id) }
+                now = clock.now
+                if task.state.isFinal || now >= deadline { return task }
+            }
             try Task.checkCancellation()
             await signals.wait(ticket, upTo: min(pollInterval, now.duration(to: deadline)))
         }

@@ -161,6 +161,25 @@ public protocol ProvisioningStore: Sendable {
         deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String, pinnedTo: ManagementProtocol?
     ) async throws -> DeviceTask
     /// Claims the oldest queued task that `protocol` may run: those pinned to it, and unpinned ones
+    /// as `unpinned` says.
+    func claimNextTask(deviceID: Int64, at: Date, over protocol: ManagementProtocol, unpinned: UnpinnedTasks) async throws -> DeviceTask?
+}
+
+/// Whether a claim over one protocol takes the device's unpinned tasks (those either protocol may
+/// run); tasks pinned to the claiming protocol are always taken.
+public enum UnpinnedTasks: Sendable {
+    case include
+    case exclude
+    /// Only while the device is managed over the claiming protocol, as its row says in the claim's
+    /// own transaction: a USP agent's runner, which has no session state that knows it, needs no
+    /// read of the device first (and no switch of protocol can slip between that read and the claim).
+    case whenManagedOverClaimingProtocol
+}
+
+extension ProvisioningStore {
+    /// Claims the oldest queued task that `protocol` may run: those pinned to it, and unpinned ones
     /// when `includeUnpinned`.
-    func claimNextTask(deviceID: Int64, at: Date, over protocol: ManagementProtocol, includeUnpinned: Bool) async throws -> DeviceTask?
+    public func claimNextTask(deviceID: Int64, at: Date, over protocol: ManagementProtocol, includeUnpinned: Bool) async throws -> DeviceTask? {
+        try await claimNextTask(deviceID: deviceID, at: at, over: `protocol`, unpinned: includeUnpinned ? .include : .exclude)
+    }
 }

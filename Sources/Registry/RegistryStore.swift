@@ -77,6 +77,8 @@ public protocol RegistryStore: ProvisioningStore {
     func enqueueTask(deviceID: Int64, operation: TandemCore.Operation, expiresAt: Date?, actor: String) async throws -> DeviceTask
 
     func task(id: Int64) async throws -> DeviceTask?
+    /// Only the state of a task (nil when there is no such task): no operation or result to decode.
+    func taskState(id: Int64) async throws -> TaskState?
 
     /// Signalled after every committed change of a task to a final state or back to queued.
     var taskChanges: TaskChangeSignals { get }

@@ -13,7 +13,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// The file this store writes.
     public let path: String
     /// Devices that may have queued tasks (``claimNextTask(deviceID:at:)`` skips the others).
-    private let queuedHint: QueuedTaskHint
+    let queuedHint: QueuedTaskHint
     /// Signalled after each committed change of a task's state (``DeviceOperations`` waits on it).
     public let taskChanges = TaskChangeSignals()
 
@@ -497,6 +497,13 @@ public final class SQLiteRegistryStore: RegistryStore {
         try await pool.read { db in try Self.fetchTask(db, id: id) }
     }
 
+    public func taskState(id: Int64) async throws -> TaskState? {
+        try await pool.read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM task WHERE id = ?"), arguments: [id])
+                .map { TaskState(rawValue: $0) ?? .faulted }
+        }
+    }
+
     public func tasks(deviceID: Int64, states: Set<TaskState>) async throws -> [DeviceTask] {
         try await pool.read { db in
             var sql = "SELECT * FROM task WHERE deviceId = ?"
@@ -513,10 +520,19 @@ public final class SQLiteRegistryStore: RegistryStore {
         try await claim(deviceID: deviceID, at: at, filter: "", arguments: [])
     }
 
-    public func claimNextTask(deviceID: Int64, at: Date, over protocol: ManagementProtocol, includeUnpinned: Bool) async throws -> DeviceTask? {
-        try await claim(
-            deviceID: deviceID, at: at, filter: includeUnpinned ? " AND (protocol IS NULL OR protocol = ?)" : " AND protocol = ?",
-            arguments: [`protocol`.rawValue])
+    public func claimNextTask(deviceID: Int64, at: Date, over protocol: ManagementProtocol, unpinned: UnpinnedTasks) async throws -> DeviceTask? {
+        let name = `protocol`.rawValue
+        switch unpinned {
+        case .include:
+            return try await claim(deviceID: deviceID, at: at, filter: " AND (protocol IS NULL OR protocol = ?)", arguments: [name])
+        case .exclude:
+            return try await claim(deviceID: deviceID, at: at, filter: " AND protocol = ?", arguments: [name])
+        case .whenManagedOverClaimingProtocol:
+            return try await claim(
+                deviceID: deviceID, at: at,
+                filter: " AND (protocol = ? OR (protocol IS NULL AND (SELECT activeProtocol FROM device WHERE id = task.deviceId) = ?))",
+                arguments: [name, name])
+        }
     }
 
     private func claim(deviceID: Int64, at: Date, filter: String, arguments: StatementArguments) async throws -> DeviceTask? {
@@ -533,7 +549,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             queuedHint.forget(deviceID, ifStill: mark)
             return nil
         }
-        let (task, expired) = try await write { db in
+        let (task, expired, anyLeft) = try await write { db in
             let now = at.timeIntervalSince1970
             let expired = try Int64.fetchAll(
                 db.cachedStatement(
@@ -542,14 +558,23 @@ public final class SQLiteRegistryStore: RegistryStore {
                         WHERE deviceId = ? AND state = 'queued' AND expiresAt IS NOT NULL AND expiresAt <= ? RETURNING id
                         """),
                 arguments: [now, deviceID, now])
-            guard let id = try Int64.fetchOne(
-                db, sql: "SELECT id FROM task WHERE deviceId = ? AND state = 'queued'\(filter) ORDER BY id LIMIT 1",
+            // One of a few fixed filters: the statement is prepared once.
+            var task: DeviceTask?
+            if let id = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM task WHERE deviceId = ? AND state = 'queued'\(filter) ORDER BY id LIMIT 1"),
                 arguments: [deviceID] + arguments)
-            else { return (DeviceTask?.none, expired) }
-            try db.cachedStatement(
-                sql: "UPDATE task SET state = 'running', attempts = attempts + 1, updatedAt = ? WHERE id = ?").execute(arguments: [now, id])
-            return (try Self.fetchTask(db, id: id), expired)
+            {
+                try db.cachedStatement(
+                    sql: "UPDATE task SET state = 'running', attempts = attempts + 1, updatedAt = ? WHERE id = ?").execute(arguments: [now, id])
+                task = try Self.fetchTask(db, id: id)
+            }
+            // Whether anything is still queued (for any protocol): when not, the device's next
+            // claim (a runner or session looking for more work) is answered from memory.
+            let anyLeft = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM task WHERE deviceId = ? AND state = 'queued')"), arguments: [deviceID]) ?? false
+            return (task, expired, anyLeft)
         }
+        if !anyLeft { queuedHint.forget(deviceID, ifStill: mark) }
         if !expired.isEmpty { taskChanges.signal(expired) }
         return task
     }

@@ -22,6 +22,24 @@ import Testing
         #expect(events.contains { $0.summary == "task \(usp.id) queued: get (over usp only)" && $0.actor == "migration:m" })
     }
 
+    @Test func aClaimCanTakeUnpinnedWorkOnlyWhileTheDeviceIsManagedOverItsProtocol() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let device = try await registry.store.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "P2"), details: DeviceDetails(), at: t0)
+        let unpinned = try await registry.store.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "token:ops")
+        // Managed over CWMP: a USP runner leaves the unpinned task alone, but takes work pinned to USP.
+        #expect(try await registry.store.claimNextTask(deviceID: device.id, at: t0, over: .usp, unpinned: .whenManagedOverClaimingProtocol) == nil)
+        let get = TandemCore.Operation.get(paths: [try PathExpression("Device.DeviceInfo.")])
+        let pinned = try await registry.store.enqueueTask(deviceID: device.id, operation: get, expiresAt: nil, actor: "migration:m", pinnedTo: .usp)
+        #expect(try await registry.store.claimNextTask(deviceID: device.id, at: t0, over: .usp, unpinned: .whenManagedOverClaimingProtocol)?.id == pinned.id)
+        #expect(try await registry.store.claimNextTask(deviceID: device.id, at: t0, over: .usp, unpinned: .whenManagedOverClaimingProtocol) == nil)
+        // Once the device is managed over USP, the same claim takes it.
+        try await registry.store.setActiveProtocol(deviceID: device.id, .usp, actor: "migration:m", at: t0)
+        let claimed = try await registry.store.claimNextTask(deviceID: device.id, at: t0, over: .usp, unpinned: .whenManagedOverClaimingProtocol)
+        #expect(claimed?.id == unpinned.id)
+        #expect(claimed?.state == .running)
+    }
+
     @Test func migrationRecordsRoundTripWithTheirHistory() async throws {
         let registry = try TemporaryRegistry()
         defer { registry.remove() }

@@ -54,4 +54,26 @@ import Testing
         try await store.failTask(id: second.id, fault: Fault(category: .unreachable, message: "later"), retry: true, at: t0)
         #expect(try await store.claimNextTask(deviceID: device.id, at: t0)?.id == second.id)
     }
+
+    /// The claim that takes a device's last queued task forgets the device in the same step, so the
+    /// runner's or session's next look for work needs no registry read; one that leaves work keeps it.
+    @Test func claimingTheLastQueuedTaskForgetsTheDeviceAtOnce() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let device = try await store.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "H2"), details: DeviceDetails(), at: t0)
+        let first = try await store.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "t")
+        let second = try await store.enqueueTask(deviceID: device.id, operation: .reboot(commandKey: nil), expiresAt: nil, actor: "t")
+        #expect(try await store.claimNextTask(deviceID: device.id, at: t0)?.id == first.id)
+        #expect(store.queuedHint.mark(device.id) != nil)
+        #expect(try await store.claimNextTask(deviceID: device.id, at: t0)?.id == second.id)
+        #expect(store.queuedHint.mark(device.id) == nil)
+        // Work pinned to another protocol is still queued work: a claim that may not take it keeps the device.
+        let pinned = try await store.enqueueTask(
+            deviceID: device.id, operation: .get(paths: [try PathExpression("Device.")]), expiresAt: nil, actor: "t", pinnedTo: .usp)
+        #expect(try await store.claimNextTask(deviceID: device.id, at: t0, over: .cwmp, includeUnpinned: true) == nil)
+        #expect(store.queuedHint.mark(device.id) != nil)
+        #expect(try await store.claimNextTask(deviceID: device.id, at: t0, over: .usp, includeUnpinned: false)?.id == pinned.id)
+        #expect(store.queuedHint.mark(device.id) == nil)
+    }
 }

@@ -34,6 +34,25 @@ import Testing
         #expect(registry.taskChanges.pendingCount == 0)
     } }
 
+    /// The first look reads only the state; a task already final is then returned whole, at once.
+    @Test func aWaitForAFinishedTaskReturnsItWhole() async throws { try await Self.withQueuedTask { server, task in
+        let registry = server.registry
+        #expect(try await registry.taskState(id: task.id) == .queued)
+        _ = try await registry.claimNextTask(deviceID: task.deviceID, at: Date())
+        #expect(try await registry.taskState(id: task.id) == .running)
+        try await registry.completeTask(id: task.id, result: OperationResult(outputArguments: ["k": "v"]), parameters: [], at: Date())
+        #expect(try await registry.taskState(id: task.id) == .done)
+        #expect(try await registry.taskState(id: 9_999) == nil)
+        let start = ContinuousClock.now
+        let final = try await server.operations.wait(forTask: task.id, timeout: .seconds(120), pollInterval: .seconds(60))
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(final.id == task.id)
+        #expect(final.state == .done)
+        #expect(final.operation == .factoryReset)
+        #expect(final.result?.outputArguments == ["k": "v"])
+        #expect(registry.taskChanges.pendingCount == 0)
+    } }
+
     /// A cancelled wait (the API client went away) ends at once and leaves no registration behind.
     @Test func aCancelledWaitEndsAndForgetsItsTicket() async throws { try await Self.withQueuedTask { server, task in
         let waiting = Task { try await server.operations.wait(forTask: task.id, timeout: .seconds(120), pollInterval: .seconds(60)) }

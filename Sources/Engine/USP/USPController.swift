@@ -508,8 +508,7 @@ public actor USPController: Service {
         var observerRounds = 0
         while agents[key]?.online == true {
             wokenWhileRunning.remove(key)
-            let managedHere = (try? await registry.device(.registryID(deviceID)))??.activeProtocol == .usp
-            let claimed = try? await registry.claimNextTask(deviceID: deviceID, at: Date(), over: .usp, includeUnpinned: managedHere)
+            let claimed = try? await registry.claimNextTask(deviceID: deviceID, at: Date(), over: .usp, unpinned: .whenManagedOverClaimingProtocol)
             guard let task = claimed ?? nil else {
                 // Nothing queued: policies and migrations may have work for the connected agent.
                 observerRounds += 1
