@@ -76,4 +76,19 @@ import Testing
         #expect(try await store.claimNextTask(deviceID: device.id, at: t0, over: .usp, includeUnpinned: false)?.id == pinned.id)
         #expect(store.queuedHint.mark(device.id) == nil)
     }
+
+    /// A device the hint still names without queued work (its task was cancelled) gets one claim
+    /// that finds nothing and forgets it.
+    @Test func aClaimAfterACancelFindsNothingAndForgets() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let device = try await store.recordCWMPContact(try CWMPDeviceID(oui: "00D09E", serialNumber: "H3"), details: DeviceDetails(), at: t0)
+        let task = try await store.enqueueTask(deviceID: device.id, operation: .factoryReset, expiresAt: nil, actor: "t")
+        #expect(try await store.cancelTask(id: task.id, actor: "t", at: t0))
+        #expect(store.queuedHint.mark(device.id) != nil)
+        #expect(try await store.claimNextTask(deviceID: device.id, at: t0) == nil)
+        #expect(store.queuedHint.mark(device.id) == nil)
+        #expect(try await store.task(id: task.id)?.state == .cancelled)
+    }
 }
