@@ -98,13 +98,23 @@ public struct DeviceOperations: Sendable {
     /// The registry signals each committed change of a task (``TaskChangeSignals``), so the task is
     /// read again when it changed, not on a timer; `pollInterval` only bounds how long a change the
     /// registry does not signal (the device deleted with its tasks) goes unseen.
-    public func wait(forTask id: Int64, timeout: Duration, pollInterval: Duration = .seconds(1)) async throws -> DeviceTask {
+    ///
+    /// - Parameter justSubmitted: the caller queued the task itself a moment ago (``submit(_:to:expiresAt:actor:)``):
+    ///   the first look needs no read, since the registry remembers its latest signals
+    ///   (``TaskChangeSignals/registerAfterSubmitting(_:)``) and a task that finished meanwhile fires at once.
+    public func wait(
+        forTask id: Int64, timeout: Duration, pollInterval: Duration = .seconds(1), justSubmitted: Bool = false
+    ) async throws -> DeviceTask {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         let signals = registry.taskChanges
-        // The first look reads the state alone: a task just submitted is usually still queued, and
-        // its operation need not be decoded to learn that. Later looks follow a change.
-        var first = true
+        if justSubmitted, timeout > .zero {
+            await signals.wait(signals.registerAfterSubmitting(id), upTo: min(pollInterval, timeout))
+        }
+        // Without that first look, the first read is of the state alone: a task submitted a moment
+        // ago is usually still queued, and its operation need not be decoded to learn that. Later
+        // reads (after a change, or a poll) read the whole task.
+        var first = !justSubmitted
         while true {
             // Registered before the read: a change committed after the read still wakes this wait.
             // Every way out of this round releases it (after `signals.wait`, which released it

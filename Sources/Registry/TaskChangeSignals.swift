@@ -31,6 +31,24 @@ public final class TaskChangeSignals: Sendable {
     private struct State {
         var next: UInt64 = 0
         var tickets: [Int64: [UInt64: Entry]] = [:]
+        /// The latest signalled task ids, a ring of at most `recentCapacity` (oldest at `recentHead`
+        /// once full), and how often each id is in it.
+        var recent: [Int64] = []
+        var recentHead = 0
+        var recentCounts: [Int64: Int] = [:]
+
+        mutating func remember(_ id: Int64, capacity: Int) {
+            guard capacity > 0 else { return }
+            if recent.count < capacity {
+                recent.append(id)
+            } else {
+                let evicted = recent[recentHead]
+                if let count = recentCounts[evicted], count > 1 { recentCounts[evicted] = count - 1 } else { recentCounts[evicted] = nil }
+                recent[recentHead] = id
+                recentHead = (recentHead + 1) % capacity
+            }
+            recentCounts[id, default: 0] += 1
+        }
 
         /// Removes the ticket; returns its suspended waiter, if any, to be resumed outside the lock.
         mutating func remove(_ ticket: Ticket) -> CheckedContinuation<Void, Never>? {
@@ -42,8 +60,12 @@ public final class TaskChangeSignals: Sendable {
     }
 
     private let state = Mutex(State())
+    /// How many of the latest signals ``registerAfterSubmitting(_:)`` can look back on.
+    private let recentCapacity: Int
 
-    public init() {}
+    public init(recentCapacity: Int = 4096) {
+        self.recentCapacity = max(0, recentCapacity)
+    }
 
     /// Tickets registered and not yet released (for tests and metrics).
     public var pendingCount: Int { state.withLock { $0.tickets.values.reduce(0) { $0 + $1.count } } }
@@ -53,6 +75,18 @@ public final class TaskChangeSignals: Sendable {
         state.withLock { state in
             state.next &+= 1
             state.tickets[taskID, default: [:]][state.next] = .armed
+            return Ticket(taskID: taskID, number: state.next)
+        }
+    }
+
+    /// Registers interest in a task the caller has just queued, without reading it first: if the
+    /// task was signalled already (between its enqueue's commit and this call, say a device that
+    /// answered at once), the ticket is fired. It looks back on the latest signals only; a task
+    /// signalled that long ago is missed here, and found by the waiter's next poll.
+    public func registerAfterSubmitting(_ taskID: Int64) -> Ticket {
+        state.withLock { state in
+            state.next &+= 1
+            state.tickets[taskID, default: [:]][state.next] = state.recentCounts[taskID] != nil ? .fired : .armed
             return Ticket(taskID: taskID, number: state.next)
         }
     }
@@ -73,6 +107,7 @@ public final class TaskChangeSignals: Sendable {
         var waiters: [CheckedContinuation<Void, Never>] = []
         state.withLock { state in
             for id in taskIDs {
+                state.remember(id, capacity: recentCapacity)
                 guard var entries = state.tickets[id] else { continue }
                 for (number, entry) in entries {
                     if case .waiting(let continuation) = entry { waiters.append(continuation) }

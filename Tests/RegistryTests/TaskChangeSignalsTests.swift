@@ -20,6 +20,28 @@ import Testing
         #expect(signals.pendingCount == 0)
     }
 
+    /// A task signalled before anyone registered: `registerAfterSubmitting` (the REST API's wait
+    /// for a task it has just queued, which reads nothing first) finds it among the latest signals;
+    /// `register` does not, by design (its caller reads the task after registering).
+    @Test func aTicketRegisteredAfterSubmittingSeesALatestSignal() async {
+        let signals = TaskChangeSignals(recentCapacity: 3)
+        signals.signal([7])
+        let afterSubmitting = signals.registerAfterSubmitting(7)
+        let elapsed = await ContinuousClock().measure { await signals.wait(afterSubmitting, upTo: Self.long) }
+        #expect(elapsed < .seconds(10))
+        let plain = signals.register(7)
+        let plainElapsed = await ContinuousClock().measure { await signals.wait(plain, upTo: .milliseconds(100)) }
+        #expect(plainElapsed >= .milliseconds(100))
+        // Three later signals push 7 out of the ring of three: then it is not seen (the waiter's
+        // poll finds such a change); 9, among the latest, still is.
+        signals.signal([8, 9, 10])
+        let evicted = await ContinuousClock().measure { await signals.wait(signals.registerAfterSubmitting(7), upTo: .milliseconds(100)) }
+        #expect(evicted >= .milliseconds(100))
+        let kept = await ContinuousClock().measure { await signals.wait(signals.registerAfterSubmitting(9), upTo: Self.long) }
+        #expect(kept < .seconds(10))
+        #expect(signals.pendingCount == 0)
+    }
+
     @Test func aWaitEndsAtItsTimeout() async {
         let signals = TaskChangeSignals()
         let ticket = signals.register(7)

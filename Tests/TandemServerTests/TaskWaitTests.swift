@@ -53,6 +53,31 @@ import Testing
         #expect(registry.taskChanges.pendingCount == 0)
     } }
 
+    /// The REST API's wait for a task it has just queued reads nothing first: a task that finished
+    /// before the wait began, or while it waits, still ends the wait at once, not at the next poll.
+    @Test func aWaitRightAfterSubmittingSeesAChangeBeforeOrDuringIt() async throws { try await Self.withQueuedTask { server, task in
+        let registry = server.registry
+        _ = try await registry.claimNextTask(deviceID: task.deviceID, at: Date())
+        try await registry.completeTask(id: task.id, result: OperationResult(outputArguments: ["k": "v"]), parameters: [], at: Date())
+        let start = ContinuousClock.now
+        let before = try await server.operations.wait(forTask: task.id, timeout: .seconds(120), pollInterval: .seconds(60), justSubmitted: true)
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(before.state == .done)
+        #expect(before.result?.outputArguments == ["k": "v"])
+
+        let device = try #require(try await registry.device(.registryID(task.deviceID)))
+        let second = try await registry.enqueueTask(deviceID: device.id, operation: .reboot(commandKey: nil), expiresAt: nil, actor: "test")
+        async let waited = server.operations.wait(forTask: second.id, timeout: .seconds(120), pollInterval: .seconds(60), justSubmitted: true)
+        try await Task.sleep(for: .milliseconds(100))
+        let completed = ContinuousClock.now
+        _ = try await registry.claimNextTask(deviceID: device.id, at: Date())
+        try await registry.failTask(id: second.id, fault: Fault(category: .internalError, message: "no"), retry: false, at: Date())
+        let during = try await waited
+        #expect(ContinuousClock.now - completed < .seconds(10))
+        #expect(during.state == .faulted)
+        #expect(registry.taskChanges.pendingCount == 0)
+    } }
+
     /// A cancelled wait (the API client went away) ends at once and leaves no registration behind.
     @Test func aCancelledWaitEndsAndForgetsItsTicket() async throws { try await Self.withQueuedTask { server, task in
         let waiting = Task { try await server.operations.wait(forTask: task.id, timeout: .seconds(120), pollInterval: .seconds(60)) }

@@ -149,7 +149,7 @@ struct DeviceRoutes: Sendable {
         }
         var task = submission.task
         if let wait = body.wait, wait > 0 {
-            task = try await operations.wait(forTask: task.id, timeout: .milliseconds(Int64(min(wait, 600) * 1000)))
+            task = try await operations.wait(forTask: task.id, timeout: .milliseconds(Int64(min(wait, 600) * 1000)), justSubmitted: true)
         }
         var summary = TaskSummary(task)
         summary.connectionRequest = submission.connectionRequest?.description
