@@ -139,37 +139,35 @@ public final class SQLiteRegistryStore: RegistryStore {
         _ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date
     ) throws -> (id: Int64, activeProtocol: String?)? {
         let current = try db.cachedStatement(sql: """
-            SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
+            SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol, d.oui, d.productClass, d.serialNumber, d.softwareVersion
+            FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
             WHERE i.value = ?
             """
         ).fetchFirstDirect({ $0.bind(identity.canonical) }) { row in
-            (id: row.int64(0), cwmpDeviceID: row.string(1), protocols: row.string(2), activeProtocol: row.string(3))
+            (id: row.int64(0), cwmpDeviceID: row.string(1), protocols: row.string(2), activeProtocol: row.string(3),
+             oui: row.string(4), productClass: row.string(5), serialNumber: row.string(6), softwareVersion: row.string(7))
         }
         guard let current, let id = current.id, current.cwmpDeviceID == identity.canonical else { return nil }
         let protocols = Self.protocols(current.protocols ?? "", adding: .cwmp)
         let activeProtocol = current.activeProtocol ?? ManagementProtocol.cwmp.rawValue
         let manufacturer = details.manufacturer ?? (identity.manufacturer.isEmpty ? nil : identity.manufacturer)
         let time = at.timeIntervalSince1970
-        try db.cachedStatement(
-            sql: """
-                UPDATE device SET oui = ?, productClass = ?, serialNumber = ?,
-                    manufacturer = COALESCE(?, manufacturer),
-                    modelName = COALESCE(?, modelName),
-                    softwareVersion = COALESCE(?, softwareVersion),
-                    hardwareVersion = COALESCE(?, hardwareVersion),
-                    dataModelRoot = COALESCE(?, dataModelRoot),
-                    connectionRequestUrl = COALESCE(?, connectionRequestUrl),
-                    connection = COALESCE(?, connection),
-                    protocols = ?, activeProtocol = ?, lastContact = ?, updatedAt = ?
-                WHERE id = ?
-                """
-        ).executeDirect { row in
-            row.bind(identity.oui)
-            row.bind(identity.productClass)
-            row.bind(identity.serialNumber)
+        // SQLite rewrites the entries of every index whose columns an UPDATE assigns, changed or
+        // not: the device's identity and software version (device_oui_serial,
+        // device_productClass_softwareVersion) are assigned only when one of them differs, which a
+        // periodic Inform almost never brings. Two index rewrites fewer per Inform.
+        let assignIndexed = current.oui != identity.oui || current.productClass != identity.productClass
+            || current.serialNumber != identity.serialNumber
+            || (details.softwareVersion != nil && details.softwareVersion != current.softwareVersion)
+        try db.cachedStatement(sql: assignIndexed ? Self.informUpdateWithIdentity : Self.informUpdate).executeDirect { row in
+            if assignIndexed {
+                row.bind(identity.oui)
+                row.bind(identity.productClass)
+                row.bind(identity.serialNumber)
+                row.bind(details.softwareVersion)
+            }
             row.bind(manufacturer)
             row.bind(details.modelName)
-            row.bind(details.softwareVersion)
             row.bind(details.hardwareVersion)
             row.bind(details.dataModelRoot)
             row.bind(details.connectionRequestURL)
@@ -182,6 +180,22 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
         return (id, activeProtocol)
     }
+
+    /// The known device's update on an Inform: what the Inform reports, its protocols, its contact.
+    private static let informUpdateColumns = """
+        manufacturer = COALESCE(?, manufacturer),
+        modelName = COALESCE(?, modelName),
+        hardwareVersion = COALESCE(?, hardwareVersion),
+        dataModelRoot = COALESCE(?, dataModelRoot),
+        connectionRequestUrl = COALESCE(?, connectionRequestUrl),
+        connection = COALESCE(?, connection),
+        protocols = ?, activeProtocol = ?, lastContact = ?, updatedAt = ?
+        WHERE id = ?
+        """
+    private static let informUpdate = "UPDATE device SET " + informUpdateColumns
+    /// The same, when the identity or the software version (indexed columns) differ from the row's.
+    private static let informUpdateWithIdentity =
+        "UPDATE device SET oui = ?, productClass = ?, serialNumber = ?, softwareVersion = COALESCE(?, softwareVersion), " + informUpdateColumns
 
     /// Creates or updates the row of a CWMP device and links it; returns its id.
     static func upsertCWMPDevice(_ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date) throws -> Int64 {

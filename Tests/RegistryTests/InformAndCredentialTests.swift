@@ -29,6 +29,34 @@ import Testing
         #expect(events.first?.detail == ["events": "1 BOOT, M Reboot", "remoteAddress": "10.0.0.7", "retryCount": "2"])
     }
 
+    /// A periodic Inform assigns the device's indexed columns (identity, software version) only when
+    /// they differ from the row's; every other reported detail and the contact time are written each time.
+    @Test func periodicInformsUpdateTheRowAndANewVersionMovesItInTheSelection() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        func inform(_ details: DeviceDetails, at time: Date) async throws -> Device {
+            let recorded = try await store.recordInform(InformRecord(identity: identity, details: details, eventCodes: ["2 PERIODIC"], parameters: []), at: time)
+            return try #require(try await store.device(.registryID(recorded.id)))
+        }
+        let first = try await inform(DeviceDetails(modelName: "M1", softwareVersion: "1.0"), at: t0)
+        #expect(first.softwareVersion == "1.0")
+        // No version reported, then the same version with a new model name: the version stays, the rest moves on.
+        _ = try await inform(DeviceDetails(), at: t0.addingTimeInterval(60))
+        let same = try await inform(DeviceDetails(modelName: "M2", softwareVersion: "1.0"), at: t0.addingTimeInterval(120))
+        #expect(same.softwareVersion == "1.0")
+        #expect(same.modelName == "M2")
+        #expect(same.lastContact == t0.addingTimeInterval(120))
+        #expect(same.oui == "00D09E" && same.productClass == "IGD" && same.serialNumber == "S1")
+        #expect(try await store.countDevices(matching: DeviceFilter(productClass: "IGD", softwareVersion: "1.0")) == 1)
+        // A new version is written, and the selection index follows it.
+        let upgraded = try await inform(DeviceDetails(softwareVersion: "2.0"), at: t0.addingTimeInterval(180))
+        #expect(upgraded.softwareVersion == "2.0")
+        #expect(upgraded.modelName == "M2")
+        #expect(try await store.countDevices(matching: DeviceFilter(productClass: "IGD", softwareVersion: "1.0")) == 0)
+        #expect(try await store.countDevices(matching: DeviceFilter(productClass: "IGD", softwareVersion: "2.0")) == 1)
+    }
+
     @Test func bootstrapForgetsTheOldDataModel() async throws {
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
