@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Which devices may have queued tasks, kept in memory so that a device without one (nearly every
-/// CWMP session's end, every idle USP agent, an agent whose last task just ran) is answered without
-/// a trip to a reader connection: a thread hop and a read transaction per claim otherwise.
+/// Which devices may have queued tasks, kept in memory so that a claim for a device without one
+/// (nearly every CWMP session's end, every idle USP agent, an agent whose last task just ran) is
+/// answered without a trip to the registry.
 ///
 /// The store is the only writer of tasks (the command line queues work through the REST API), and
 /// only two of its writes make a task queued: ``SQLiteRegistryStore/enqueueTask(deviceID:operation:expiresAt:actor:pinnedTo:)``
@@ -10,10 +10,11 @@ import Synchronization
 /// its transaction committed and before it returns, so whoever queued the work and then wakes the
 /// device (`acceptsQueuedWork`, a connection request, the USP task runner) finds it noted.
 ///
-/// A claim that found nothing queued forgets the device, but only if no task was noted since the
-/// claim took its ``mark(_:)``: each note stamps the device with a new number from one counter, so
-/// a note between the mark and the forgetting (a task committed after the claim's read) keeps the
-/// device, and so does a note after an earlier forgetting, whichever claim tries to forget it later.
+/// A claim whose transaction leaves nothing queued for the device (it took the last task, or found
+/// none) forgets the device, but only if no task was noted since the claim took its ``mark(_:)``:
+/// each note stamps the device with a new number from one counter, so a note between the mark and
+/// the forgetting (a task committed after the claim's transaction) keeps the device, and so does a
+/// note after an earlier forgetting, whichever claim tries to forget it later.
 final class QueuedTaskHint: Sendable {
     private struct State {
         var marks: [Int64: UInt64] = [:]
@@ -40,7 +41,7 @@ final class QueuedTaskHint: Sendable {
     }
 
     /// Nil when the device has no queued task; otherwise the stamp of its latest note, for
-    /// ``forget(_:ifStill:)`` once the registry has said that nothing is queued.
+    /// ``forget(_:ifStill:)`` once a claim's transaction has left nothing queued.
     func mark(_ deviceID: Int64) -> UInt64? {
         state.withLock { $0.marks[deviceID] }
     }

@@ -156,9 +156,12 @@ public final class SQLiteRegistryStore: RegistryStore {
         // not: the device's identity and software version (device_oui_serial,
         // device_productClass_softwareVersion) are assigned only when one of them differs, which a
         // periodic Inform almost never brings. Two index rewrites fewer per Inform.
-        let assignIndexed = current.oui != identity.oui || current.productClass != identity.productClass
-            || current.serialNumber != identity.serialNumber
-            || (details.softwareVersion != nil && details.softwareVersion != current.softwareVersion)
+        // Compared byte for byte, as SQLite compares them (Swift's `==` on String would call two
+        // Unicode spellings of the same text equal, and keep the row's).
+        func differs(_ stored: String?, _ reported: String) -> Bool { stored.map { !$0.utf8.elementsEqual(reported.utf8) } ?? true }
+        let assignIndexed = differs(current.oui, identity.oui) || differs(current.productClass, identity.productClass)
+            || differs(current.serialNumber, identity.serialNumber)
+            || details.softwareVersion.map { differs(current.softwareVersion, $0) } ?? false
         try db.cachedStatement(sql: assignIndexed ? Self.informUpdateWithIdentity : Self.informUpdate).executeDirect { row in
             if assignIndexed {
                 row.bind(identity.oui)

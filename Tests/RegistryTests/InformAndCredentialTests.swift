@@ -55,6 +55,11 @@ import Testing
         #expect(upgraded.modelName == "M2")
         #expect(try await store.countDevices(matching: DeviceFilter(productClass: "IGD", softwareVersion: "1.0")) == 0)
         #expect(try await store.countDevices(matching: DeviceFilter(productClass: "IGD", softwareVersion: "2.0")) == 1)
+        // Compared as bytes, as SQLite stores them: another Unicode spelling of the same text is written.
+        let composed = try await inform(DeviceDetails(softwareVersion: "2.0-\u{E9}"), at: t0.addingTimeInterval(240))
+        let decomposed = try await inform(DeviceDetails(softwareVersion: "2.0-e\u{301}"), at: t0.addingTimeInterval(300))
+        #expect(Array(composed.softwareVersion.utf8) == Array("2.0-\u{E9}".utf8))
+        #expect(Array(decomposed.softwareVersion.utf8) == Array("2.0-e\u{301}".utf8))
     }
 
     @Test func bootstrapForgetsTheOldDataModel() async throws {
