@@ -72,11 +72,7 @@ public final class TaskChangeSignals: Sendable {
 
     /// Registers interest in `taskID`; call before reading the task.
     public func register(_ taskID: Int64) -> Ticket {
-        state.withLock { state in
-            state.next &+= 1
-            state.tickets[taskID, default: [:]][state.next] = .armed
-            return Ticket(taskID: taskID, number: state.next)
-        }
+        register(taskID, lookingBack: false)
     }
 
     /// Registers interest in a task the caller has just queued, without reading it first: if the
@@ -84,9 +80,13 @@ public final class TaskChangeSignals: Sendable {
     /// answered at once), the ticket is fired. It looks back on the latest signals only; a task
     /// signalled that long ago is missed here, and found by the waiter's next poll.
     public func registerAfterSubmitting(_ taskID: Int64) -> Ticket {
+        register(taskID, lookingBack: true)
+    }
+
+    private func register(_ taskID: Int64, lookingBack: Bool) -> Ticket {
         state.withLock { state in
             state.next &+= 1
-            state.tickets[taskID, default: [:]][state.next] = state.recentCounts[taskID] != nil ? .fired : .armed
+            state.tickets[taskID, default: [:]][state.next] = lookingBack && state.recentCounts[taskID] != nil ? .fired : .armed
             return Ticket(taskID: taskID, number: state.next)
         }
     }
