@@ -50,8 +50,12 @@ struct BodyReader {
 
     /// A dateTime field; malformed text is kept with a warning, never an error.
     mutating func time(_ element: XMLElement) -> CWMPTime {
-        let time = CWMPTime(text: element.trimmedText)
-        if time.value == nil { warnings.append(.malformedDateTime(field: element.name, text: time.text)) }
+        time(trimmedText: element.trimmedText, field: element.name)
+    }
+
+    mutating func time(trimmedText: String, field: String) -> CWMPTime {
+        let time = CWMPTime(text: trimmedText)
+        if time.value == nil { warnings.append(.malformedDateTime(field: field, text: time.text)) }
         return time
     }
 
@@ -60,8 +64,12 @@ struct BodyReader {
     /// Compares a declared `soapenc:arrayType` count with the actual one; a mismatch is a warning
     /// only (protocol digest A.2: ignore on input).
     mutating func checkCount(_ array: XMLElement, actual: Int) {
-        guard let declared = array.arrayType.flatMap(XMLScalars.arrayCount), declared != actual else { return }
-        warnings.append(.arrayCountMismatch(element: array.name, declared: declared, actual: actual))
+        checkCount(element: array.name, declared: array.arrayType.flatMap(XMLScalars.arrayCount), actual: actual)
+    }
+
+    mutating func checkCount(element: String, declared: Int?, actual: Int) {
+        guard let declared, declared != actual else { return }
+        warnings.append(.arrayCountMismatch(element: element, declared: declared, actual: actual))
     }
 
     /// An array of strings (`ParameterNames`, `MethodList`, `AccessList`).
@@ -107,8 +115,12 @@ struct BodyReader {
     }
 
     private mutating func typedValue(_ element: XMLElement, parameter: String) -> TypedValue {
-        let text = element.text
-        guard let declared = element.xsiType else { return .string(text) }
+        typedValue(text: element.text, declaredType: element.xsiType, parameter: parameter)
+    }
+
+    /// `text` as the type `declaredType` (an `xsi:type` value) names; a string when there is none.
+    mutating func typedValue(text: String, declaredType declared: UnsafePointer<xmlChar>?, parameter: String) -> TypedValue {
+        guard let declared else { return .string(text) }
         guard let type = XMLScalars.valueType(declared) else {
             warnings.append(.valueKeptAsString(parameter: parameter, declaredType: String(cString: declared)))
             return .string(text)
@@ -123,7 +135,7 @@ struct BodyReader {
     }
 
     /// Last value wins; a duplicate is reported once per name.
-    private mutating func deduplicated(_ list: [CWMPParameterValue]) -> [CWMPParameterValue] {
+    mutating func deduplicated(_ list: [CWMPParameterValue]) -> [CWMPParameterValue] {
         guard list.count > 1 else { return list }
         if list.count <= 32 {
             var hasDuplicate = false

@@ -10,6 +10,19 @@ import TandemCore
         #expect(id.manufacturer == "Acme")
     }
 
+    @Test func trimsUnicodeWhitespaceAndCountsCharactersNotBytes() throws {
+        let id = try CWMPDeviceID(
+            manufacturer: "\u{A0}Acme\u{2003}", oui: "\u{2003}00d09e\n", productClass: "ÉtéBox", serialNumber: String(repeating: "é", count: 64))
+        #expect(id.manufacturer == "Acme")
+        #expect(id.oui == "00D09E")
+        #expect(id.productClass == "ÉtéBox")
+        #expect(id.serialNumber.count == 64)
+        // A visible ASCII character at both ends leaves the text as it is, inner spaces included.
+        let plain = try CWMPDeviceID(manufacturer: "A c m e", oui: "00D09E", serialNumber: "S 1")
+        #expect(plain.manufacturer == "A c m e")
+        #expect(plain.serialNumber == "S 1")
+    }
+
     @Test func canonicalFormEscapesDashesAndParsesBack() throws {
         let id = try CWMPDeviceID(oui: "00D09E", productClass: "HG-8245", serialNumber: "48575443-A1%B2")
         #expect(id.canonical == "00D09E-HG%2D8245-48575443%2DA1%25B2")
@@ -39,6 +52,8 @@ import TandemCore
         ("00D09E", "   ", "SerialNumber must not be empty"),
         ("00D09E", String(repeating: "x", count: 65), "longer than 64"),
         ("00D09E", "a\u{1}b", "control character"),
+        ("00D09E", "ab\u{7F}", "control character"),
+        ("00D09E", String(repeating: "é", count: 65), "longer than 64"),
     ])
     func rejectsMalformedFields(oui: String, serial: String, message: String) {
         #expect {

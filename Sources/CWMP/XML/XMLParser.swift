@@ -14,7 +14,7 @@ enum XMLParser {
     }
 
     /// libxml2 must be initialised once before use from several threads.
-    private static let initialized: Bool = {
+    static let initialized: Bool = {
         xmlInitParser()
         return true
     }()
@@ -149,7 +149,7 @@ private struct ParseState {
 }
 
 extension Optional where Wrapped == String {
-    fileprivate func withOptionalCString<R>(_ body: (UnsafePointer<CChar>?) -> R) -> R {
+    func withOptionalCString<R>(_ body: (UnsafePointer<CChar>?) -> R) -> R {
         switch self {
         case .some(let string): string.withCString { body($0) }
         case .none: body(nil)

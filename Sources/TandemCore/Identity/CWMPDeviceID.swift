@@ -32,18 +32,26 @@ public struct CWMPDeviceID: Hashable, Sendable, Codable, CustomStringConvertible
         let serial = serialNumber.trimmingWhitespace()
         guard !serial.isEmpty else { throw IdentityError("SerialNumber must not be empty") }
         let product = productClass.trimmingWhitespace()
-        for (name, value) in [("Manufacturer", manufacturer), ("ProductClass", product), ("SerialNumber", serial)]
-        where value.count > 64 {
-            throw IdentityError("\(name) is longer than 64 characters")
-        }
-        for (name, value) in [("ProductClass", product), ("SerialNumber", serial)]
-        where value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-            throw IdentityError("\(name) contains a control character")
-        }
+        try Self.checkLength("Manufacturer", manufacturer)
+        try Self.checkLength("ProductClass", product)
+        try Self.checkLength("SerialNumber", serial)
+        try Self.checkNoControlCharacter("ProductClass", product)
+        try Self.checkNoControlCharacter("SerialNumber", serial)
         self.manufacturer = manufacturer.trimmingWhitespace()
         self.oui = trimmedOUI.uppercased()
         self.productClass = product
         self.serialNumber = serial
+    }
+
+    private static func checkLength(_ name: String, _ value: String) throws(IdentityError) {
+        // Every Character takes at least one UTF-8 byte: 64 bytes or fewer need no grapheme count.
+        if value.utf8.count > 64, value.count > 64 { throw IdentityError("\(name) is longer than 64 characters") }
+    }
+
+    /// C0 controls and DEL are single bytes in UTF-8, and no byte below 0x80 is part of another
+    /// scalar's encoding.
+    private static func checkNoControlCharacter(_ name: String, _ value: String) throws(IdentityError) {
+        if value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) { throw IdentityError("\(name) contains a control character") }
     }
 
     /// Parses the canonical form `OUI-ProductClass-Serial` or `OUI-Serial`.
@@ -106,6 +114,11 @@ public struct IdentityError: Error, Hashable, Sendable, CustomStringConvertible 
 
 extension String {
     func trimmingWhitespace() -> String {
+        // The common case, text that starts and ends with a visible ASCII character, needs no
+        // Unicode property lookups: such a first Character's first scalar is not whitespace, and a
+        // last Character ending in one is that character or begins with a Prepend scalar.
+        let visibleASCII: ClosedRange<UInt8> = 0x21...0x7E
+        if let first = utf8.first, let last = utf8.last, visibleASCII.contains(first), visibleASCII.contains(last) { return self }
         var scalars = Substring(self)
         while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
         while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
