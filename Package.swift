@@ -215,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "tandem-bench",
             dependencies: [
-                "TandemCore", "USP", "MTP", "MTPMQTT", "Registry", "Simulator", "USPAgentSimulator",
+                "TandemCore", "CWMP", "CLibXML2", "USP", "MTP", "MTPMQTT", "Registry", "Simulator", "USPAgentSimulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

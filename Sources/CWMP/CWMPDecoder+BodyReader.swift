@@ -140,7 +140,9 @@ struct BodyReader {
         if list.count <= 32 {
             var hasDuplicate = false
             outer: for index in 1..<list.count {
-                for earlier in 0..<index where list[earlier].name == list[index].name {
+                // Lengths first: UTF-8 counts are stored, and most names differ in length.
+                let name = list[index].name
+                for earlier in 0..<index where list[earlier].name.utf8.count == name.utf8.count && list[earlier].name == name {
                     hasDuplicate = true
                     break outer
                 }

@@ -24,6 +24,7 @@ enum InformStreamReader {
         let state = UnsafeMutablePointer<InformStream>.allocate(capacity: 1)
         state.initialize(to: InformStream(maximumDepth: limits.maximumDepth))
         defer {
+            state.pointee.release()
             state.deinitialize(count: 1)
             state.deallocate()
         }
@@ -99,7 +100,7 @@ private struct InformStream {
     var sawRPC = false
     var sawInformEnd = false
     /// The direct text of the innermost open leaf.
-    var text: [UInt8] = []
+    var text = TextBuffer(capacity: 256)
 
     var envelope = CWMPEnvelope(body: .unknownMethod(""))
     var headerNamespace: CWMPNamespace?
@@ -126,15 +127,19 @@ private struct InformStream {
     var parametersDeclared: Int?
     var parameterName: String?
     var valueText: String?
-    /// The `xsi:type` of the parameter's last Value, NUL-terminated; empty when it has none.
-    var valueType: [UInt8] = []
+    /// The `xsi:type` of the parameter's last Value; empty when it has none.
+    var valueType = TextBuffer(capacity: 32)
     var parameters: [CWMPParameterValue] = []
+
+    /// Frees the text buffers; the state is not used afterwards.
+    func release() {
+        text.free()
+        valueType.free()
+    }
 
     init(maximumDepth: Int) {
         self.maximumDepth = maximumDepth
         roles.reserveCapacity(min(maximumDepth, 16))
-        text.reserveCapacity(128)
-        valueType.reserveCapacity(32)
         eventList.reserveCapacity(4)
         parameterList.reserveCapacity(32)
     }
@@ -221,7 +226,7 @@ private struct InformStream {
         case .parameters:
             parameterName = nil
             valueText = nil
-            valueType.removeAll(keepingCapacity: true)
+            valueType.reset()
             role = .parameter
         case .parameter:
             if CString.equals(name, "Name") {
@@ -238,14 +243,14 @@ private struct InformStream {
             // Inside a leaf or an ignored element: the tree reader reads only a leaf's own text.
             role = .skip
         }
-        if role.collectsText { text.removeAll(keepingCapacity: true) }
+        if role.collectsText { text.reset() }
         roles.append(role)
         return true
     }
 
     mutating func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let role = roles.last, role.collectsText else { return }
-        text.append(contentsOf: bytes)
+        text.append(bytes)
     }
 
     /// Closes the innermost element; false declines the message.
@@ -303,9 +308,8 @@ private struct InformStream {
             guard let name = parameterName else { return decline() }
             let value: TypedValue
             if let valueText {
-                value = valueType.isEmpty
-                    ? reader.typedValue(text: valueText, declaredType: nil, parameter: name)
-                    : valueType.withUnsafeBufferPointer { reader.typedValue(text: valueText, declaredType: $0.baseAddress, parameter: name) }
+                let declared = valueType.count == 0 ? nil : valueType.terminated()
+                value = reader.typedValue(text: valueText, declaredType: declared, parameter: name)
             } else {
                 value = .string("")
             }
@@ -357,20 +361,20 @@ private struct InformStream {
     }
 
     /// Text exactly as written.
-    private func rawText() -> String { String(decoding: text, as: UTF8.self) }
+    private func rawText() -> String { String(decoding: text.bytes, as: UTF8.self) }
 
     /// Text without surrounding XML whitespace.
     private func trimmedText() -> String {
-        guard let first = text.firstIndex(where: { !CString.isXMLWhitespace($0) }),
-            let last = text.lastIndex(where: { !CString.isXMLWhitespace($0) })
+        let bytes = text.bytes
+        guard let first = bytes.firstIndex(where: { !CString.isXMLWhitespace($0) }),
+            let last = bytes.lastIndex(where: { !CString.isXMLWhitespace($0) })
         else { return "" }
-        return String(decoding: text[first...last], as: UTF8.self)
+        return String(decoding: UnsafeBufferPointer(rebasing: bytes[first...last]), as: UTF8.self)
     }
 
     /// Calls `body` with the text NUL-terminated, as `XMLScalars` reads it.
-    private mutating func withTerminatedText<R>(_ body: (UnsafePointer<xmlChar>) -> R) -> R {
-        text.append(0)
-        return text.withUnsafeBufferPointer { body($0.baseAddress!) }
+    private func withTerminatedText<R>(_ body: (UnsafePointer<xmlChar>) -> R) -> R {
+        body(text.terminated())
     }
 
     /// SAX2 passes attributes as five pointers each: local name, prefix, namespace URI, value start,
@@ -409,17 +413,54 @@ private struct InformStream {
 
     /// `xsi:type` with any XML Schema instance namespace (`XMLElement.xsiType`); false declines.
     private static func xsiType(
-        _ count: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?, into type: inout [UInt8]
+        _ count: Int, _ attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?, into type: inout TextBuffer
     ) -> Bool {
-        type.removeAll(keepingCapacity: true)
+        type.reset()
         let found = attribute(count, attributes) { name, uri in
             guard let uri else { return false }
             return CString.equals(name, "type") && CString.hasSuffix(uri, "XMLSchema-instance")
         }
         guard let value = found else { return true }
         guard isPlain(value) else { return false }
-        type.append(contentsOf: value)
-        type.append(0)
+        type.append(value)
         return true
+    }
+}
+
+/// A growable byte buffer that the reader reuses for every leaf's text, with room for a NUL after
+/// the bytes. Freed by its owner (`release`), never copied.
+private struct TextBuffer {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    func free() { base.deallocate() }
+
+    mutating func reset() { count = 0 }
+
+    mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        if count + bytes.count >= capacity {
+            capacity = max(capacity * 2, count + bytes.count + 1)
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+            grown.initialize(from: base, count: count)
+            base.deallocate()
+            base = grown
+        }
+        (base + count).initialize(from: source, count: bytes.count)
+        count += bytes.count
+    }
+
+    var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: base, count: count) }
+
+    /// The bytes followed by a NUL, as `XMLScalars` reads them; valid until the next change.
+    func terminated() -> UnsafePointer<UInt8> {
+        base[count] = 0
+        return UnsafePointer(base)
     }
 }

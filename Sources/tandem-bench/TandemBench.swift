@@ -12,7 +12,7 @@ struct TandemBench: AsyncParsableCommand {
 }
 
 /// Every scenario, in the order they run.
-let allScenarios = ["cwmp-sessions", "cwmp-storm", "usp-mqtt", "usp-ws-idle", "registry-scale", "op-latency"]
+let allScenarios = ["cwmp-sessions", "cwmp-decode", "cwmp-storm", "usp-mqtt", "usp-ws-idle", "registry-scale", "op-latency"]
 
 extension TandemBench {
     struct Run: AsyncParsableCommand {
@@ -108,6 +108,7 @@ struct BenchRun: Sendable {
     func run(_ scenario: String) async throws -> [Measurement] {
         switch scenario {
         case "cwmp-sessions": try await cwmpSessions()
+        case "cwmp-decode": try await cwmpDecode()
         case "cwmp-storm": try await cwmpStorm()
         case "usp-mqtt": try await uspMQTT()
         case "usp-ws-idle": try await uspWebSocketIdle()
