@@ -17,6 +17,7 @@ enum InformStreamReader {
         guard let base = buffer.baseAddress, buffer.count > 0, buffer.count <= limits.maximumBytes, buffer.count <= Int(Int32.max)
         else { return nil }
         _ = XMLParser.initialized
+        XMLParser.silenceContextlessErrors()
         guard let context = xmlNewParserCtxt() else { return nil }
         defer { xmlFreeParserCtxt(context) }
         guard let sax = context.pointee.sax else { return nil }
@@ -46,7 +47,7 @@ enum InformStreamReader {
         }
         let characters: charactersSAXFunc = { userData, bytes, count in
             guard let state = InformStream.from(userData), let bytes, count > 0 else { return }
-            state.pointee.characters(UnsafeBufferPointer(start: bytes, count: Int(count)))
+            if !state.pointee.characters(UnsafeBufferPointer(start: bytes, count: Int(count))) { InformStream.stop(userData) }
         }
         // Whitespace between elements goes to the same callback, as it goes into the tree's text.
         handler.characters = characters
@@ -72,7 +73,10 @@ enum InformStreamReader {
         }
         context.pointee._private = nil
         if let document { xmlFreeDoc(document) }
-        guard context.pointee.wellFormed != 0, document == nil else { return nil }
+        // An element or attribute with an undeclared prefix is only a namespace error: the document
+        // stays well-formed, and the tree names the node by its whole QName (`x:Inform`), which
+        // matches nothing, while the callbacks pass the local name without a URI.
+        guard context.pointee.wellFormed != 0, context.pointee.nsWellFormed != 0, document == nil else { return nil }
         return state.pointee.result()
     }
 }
@@ -101,6 +105,10 @@ private struct InformStream {
     var sawInformEnd = false
     /// The direct text of the innermost open leaf.
     var text = TextBuffer(capacity: 256)
+    /// Bytes of character data since the last element start or end. libxml2's tree refuses a text
+    /// node above `XML_MAX_TEXT_LENGTH` (10,000,000 bytes after conversion to UTF-8, which a 4 MiB
+    /// message in a one-byte charset can reach) and the document with it; the reader declines first.
+    var textRun = 0
 
     var envelope = CWMPEnvelope(body: .unknownMethod(""))
     var headerNamespace: CWMPNamespace?
@@ -160,6 +168,7 @@ private struct InformStream {
         _ name: UnsafePointer<xmlChar>, uri: UnsafePointer<xmlChar>?, attributeCount: Int,
         attributes: UnsafeMutablePointer<UnsafePointer<xmlChar>?>?
     ) -> Bool {
+        textRun = 0
         guard roles.count < maximumDepth else { return decline() }
         let role: Role
         switch roles.last {
@@ -248,13 +257,20 @@ private struct InformStream {
         return true
     }
 
-    mutating func characters(_ bytes: UnsafeBufferPointer<UInt8>) {
-        guard let role = roles.last, role.collectsText else { return }
+    /// Appends a leaf's text; false declines the message.
+    mutating func characters(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        textRun += bytes.count
+        guard textRun <= Self.maximumTextRun else { return decline() }
+        guard let role = roles.last, role.collectsText else { return true }
         text.append(bytes)
+        return true
     }
+
+    static let maximumTextRun = 10_000_000
 
     /// Closes the innermost element; false declines the message.
     mutating func end() -> Bool {
+        textRun = 0
         guard let role = roles.popLast() else { return decline() }
         switch role {
         case .skip, .envelope, .header, .body:

@@ -85,7 +85,8 @@ import TandemCore
         }
         // The ones that must be left to the tree: errors, and what the reader does not read itself.
         for label in ["doctype", "no name", "empty event code", "bad device id", "entity in xsi:type", "truncated", "too deep",
-            "bogus rpc namespace", "another method"]
+            "bogus rpc namespace", "another method", "unbound prefix on the rpc", "unbound prefix on DeviceId", "unbound prefix on Body",
+            "unbound prefix on a header", "unbound prefix on arrayType", "unbound prefix on Value", "prefix bound to the empty URI"]
         {
             #expect(declinedLabels.contains(label), "\(label) was streamed")
         }
@@ -116,6 +117,27 @@ import TandemCore
         #expect(Self.streamed(bytes, decoder: shallow) == nil)
         let error = #expect(throws: CWMPDecodingError.self) { try shallow.decode(bytes, from: .cpe) }
         #expect(error?.kind == .tooDeep)
+    }
+
+    /// libxml2's tree refuses a text node over 10,000,000 bytes (after conversion to UTF-8), and the
+    /// document with it; a one-byte charset triples `€` within the 4 MiB message limit.
+    @Test func aTextRunTheTreeRefusesIsLeftToIt() throws {
+        let base = String(decoding: try Fixtures.bytes("cpe-inform-boot.xml"), as: UTF8.self)
+            .replacing("encoding=\"UTF-8\"", with: "encoding=\"windows-1252\"")
+        let parts = base.split(separator: "key-7", maxSplits: 1).map { Array($0.utf8) }
+        try #require(parts.count == 2)
+        func message(euros: Int) -> [UInt8] { parts[0] + [UInt8](repeating: 0x80, count: euros) + parts[1] }
+
+        let under = message(euros: 3_000_000)  // 9,000,000 bytes of UTF-8: a text node the tree keeps
+        let streamed = try #require(Self.streamed(under))
+        #expect(streamed == (try Self.treeOnly.decode(under, from: .cpe)))
+        #expect(streamed.inform?.value(of: "Device.ManagementServer.ParameterKey") == .string(String(repeating: "€", count: 3_000_000)))
+
+        let over = message(euros: 3_400_000)  // 10,200,000 bytes of UTF-8
+        #expect(over.count < CWMPDecoder.Configuration().maximumMessageBytes)
+        #expect(Self.streamed(over) == nil)
+        #expect(throws: CWMPDecodingError.self) { try Self.treeOnly.decode(over, from: .cpe) }
+        #expect(Outcome(Self.streaming, over) == Outcome(Self.treeOnly, over))
     }
 
     @Test func anACSMessageIsNeverStreamed() throws {
@@ -193,6 +215,13 @@ import TandemCore
         ("non-ascii text", { $0.replacing(">Acme Networks<", with: ">Àcmé Ñetworks 网络<").replacing(">key-7<", with: ">ключ<") }),
         ("single quotes and prefixes", { $0.replacing("SOAP-ENV:", with: "s:").replacing("xmlns:SOAP-ENV=", with: "xmlns:s=").replacing("\"", with: "'") }),
         ("default namespace", { $0.replacing("<SOAP-ENV:Envelope ", with: "<Envelope xmlns=\"http://schemas.xmlsoap.org/soap/envelope/\" ").replacing("</SOAP-ENV:Envelope>", with: "</Envelope>") }),
+        ("unbound prefix on the rpc", { $0.replacing("cwmp:Inform>", with: "x:Inform>") }),
+        ("unbound prefix on DeviceId", { $0.replacing("DeviceId>", with: "x:DeviceId>") }),
+        ("unbound prefix on Body", { $0.replacing("SOAP-ENV:Body>", with: "x:Body>") }),
+        ("unbound prefix on a header", { $0.replacing("<cwmp:ID SOAP-ENV:mustUnderstand=\"1\">1a2b3c</cwmp:ID>", with: "<x:ID>1a2b3c</x:ID><x:Foo/>") }),
+        ("unbound prefix on arrayType", { $0.replacing("SOAP-ENC:arrayType=\"cwmp:ParameterValueStruct[7]\"", with: "x:arrayType=\"cwmp:ParameterValueStruct[9]\"") }),
+        ("unbound prefix on Value", { $0.replacing("<Value xsi:type=\"xsd:unsignedInt\">86400</Value>", with: "<x:Value>86400</x:Value>") }),
+        ("prefix bound to the empty URI", { $0.replacing("<DeviceId>", with: "<x:DeviceId xmlns:x=\"\">").replacing("</DeviceId>", with: "</x:DeviceId>") }),
         ("processing instruction", { $0.replacing("<DeviceId>", with: "<?vendor x?><DeviceId>") }),
     ]
 }

@@ -19,6 +19,14 @@ enum XMLParser {
         return true
     }()
 
+    /// libxml2 reports some errors without a parser context (a failed charset conversion, an I/O
+    /// error of its input buffer), past the per-parse handler, to a per-thread handler that prints
+    /// to standard error by default. Each parse silences them on its own thread; the parser's own
+    /// error that follows reaches the per-parse handler as before.
+    static func silenceContextlessErrors() {
+        xmlSetStructuredErrorFunc(nil) { _, _ in }
+    }
+
     static let options: Int32 = Int32(bitPattern:
         XML_PARSE_NONET.rawValue | XML_PARSE_NOCDATA.rawValue | XML_PARSE_COMPACT.rawValue)
 
@@ -34,6 +42,7 @@ enum XMLParser {
             throw CWMPDecodingError(.empty, "empty message")
         }
         _ = initialized
+        silenceContextlessErrors()
         guard let context = xmlNewParserCtxt() else {
             throw CWMPDecodingError(.malformedXML, "libxml2 could not allocate a parser context")
         }
