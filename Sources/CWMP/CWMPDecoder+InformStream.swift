@@ -7,9 +7,10 @@ import TandemCore
 /// freeing libxml2's tree costs about as much as tokenising the XML; this reader skips the tree and
 /// fills the envelope as the elements go by. It understands exactly the shape `EnvelopeReader` and
 /// `BodyReader.readInform` accept and produces the same envelope, warnings included. Whatever it is
-/// not sure of (another method, a DOCTYPE, an XML error, a decoding error, an entity in an attribute
-/// it reads) makes it decline: `read` returns nil and the caller decodes the message with the tree,
-/// which gives the error or the result. Both readers share the hardening of `XMLParser` (no DTD, no
+/// not sure of (another method, a DOCTYPE, an XML or namespace error, a decoding error, an entity or
+/// an empty value in an attribute it reads, a text run past libxml2's text-node limit) makes it
+/// decline: `read` returns nil and the caller decodes the message with the tree, which gives the
+/// error or the result. Both readers share the hardening of `XMLParser` (no DTD, no
 /// entity expansion, no network, the size and depth limits) and the scalar rules of `BodyReader`.
 enum InformStreamReader {
     /// The envelope of an Inform, or nil when the tree must decide.
@@ -31,8 +32,8 @@ enum InformStreamReader {
         }
         // Only these callbacks: no startDocument, so libxml2 builds no document; no getEntity or
         // entity declarations, so only the five predefined entities and character references are
-        // replaced (both arrive as characters); a structured error handler, so nothing reaches
-        // libxml2's stderr printer.
+        // replaced (both arrive as characters); a structured error handler, so no parser error
+        // reaches libxml2's stderr printer (and `silenceContextlessErrors` for the others).
         var handler = xmlSAXHandler()
         handler.initialized = XML_SAX2_MAGIC
         handler.startElementNs = { userData, localName, _, uri, _, _, attributeCount, _, attributes in
