@@ -17,8 +17,7 @@ enum InformStreamReader {
     static func read(_ buffer: UnsafeRawBufferPointer, encoding: String?, limits: XMLParser.Limits) -> CWMPEnvelope? {
         guard let base = buffer.baseAddress, buffer.count > 0, buffer.count <= limits.maximumBytes, buffer.count <= Int(Int32.max)
         else { return nil }
-        _ = XMLParser.initialized
-        XMLParser.silenceContextlessErrors()
+        XMLParser.prepareThread()
         guard let context = xmlNewParserCtxt() else { return nil }
         defer { xmlFreeParserCtxt(context) }
         guard let sax = context.pointee.sax else { return nil }
@@ -33,7 +32,7 @@ enum InformStreamReader {
         // Only these callbacks: no startDocument, so libxml2 builds no document; no getEntity or
         // entity declarations, so only the five predefined entities and character references are
         // replaced (both arrive as characters); a structured error handler, so no parser error
-        // reaches libxml2's stderr printer (and `silenceContextlessErrors` for the others).
+        // reaches libxml2's stderr printer (and `XMLParser.prepareThread` silences the others).
         var handler = xmlSAXHandler()
         handler.initialized = XML_SAX2_MAGIC
         handler.startElementNs = { userData, localName, _, uri, _, _, attributeCount, _, attributes in
@@ -89,13 +88,13 @@ private struct InformStream {
         /// Ignored with everything inside it, as the tree reader ignores unknown elements.
         case skip
         case envelope, header, body, inform, deviceID, events, event, parameters, parameter
-        case headerID, holdRequests, sessionTimeout, supportedVersions, useVersion
+        case headerField
         case manufacturer, oui, productClass, serialNumber
         case eventCode, commandKey
         case maxEnvelopes, currentTime, retryCount
         case parameterName, parameterValue
 
-        var collectsText: Bool { rawValue >= Role.headerID.rawValue }
+        var collectsText: Bool { rawValue >= Role.headerField.rawValue }
     }
 
     let maximumDepth: Int
@@ -113,6 +112,8 @@ private struct InformStream {
 
     var envelope = CWMPEnvelope(body: .unknownMethod(""))
     var headerNamespace: CWMPNamespace?
+    /// The header element open now, if it is one CWMP defines (header elements do not nest).
+    var headerField: CWMPHeaderField?
     var headerWarnings: [CWMPDecodeWarning] = []
     var reader = BodyReader(sender: .cpe, method: "Inform")
 
@@ -190,12 +191,14 @@ private struct InformStream {
                 role = .skip
             }
         case .header:
-            role = Self.role(of: name, in: Self.headerFields)
-            if role == .skip {
+            headerField = CWMPHeaderField(localName: name)
+            if headerField == nil {
                 // TR-069 (2004) NoMoreRequests and unknown headers: ignored, as EnvelopeReader does.
                 headerWarnings.append(.ignoredHeader(String(cString: name)))
-            } else if headerNamespace == nil, let uri {
-                headerNamespace = CWMPNamespace(uri: String(cString: uri))
+                role = .skip
+            } else {
+                if headerNamespace == nil, let uri { headerNamespace = CWMPNamespace(uri: String(cString: uri)) }
+                role = .headerField
             }
         case .body:
             if sawRPC {
@@ -247,9 +250,8 @@ private struct InformStream {
             } else {
                 role = .skip
             }
-        case .skip?, .headerID?, .holdRequests?, .sessionTimeout?, .supportedVersions?, .useVersion?, .manufacturer?, .oui?,
-            .productClass?, .serialNumber?, .eventCode?, .commandKey?, .maxEnvelopes?, .currentTime?, .retryCount?, .parameterName?,
-            .parameterValue?:
+        case .skip?, .headerField?, .manufacturer?, .oui?, .productClass?, .serialNumber?, .eventCode?, .commandKey?, .maxEnvelopes?,
+            .currentTime?, .retryCount?, .parameterName?, .parameterValue?:
             // Inside a leaf or an ignored element: the tree reader reads only a leaf's own text.
             role = .skip
         }
@@ -276,16 +278,8 @@ private struct InformStream {
         switch role {
         case .skip, .envelope, .header, .body:
             break
-        case .headerID:
-            envelope.cwmpID = trimmedText()
-        case .holdRequests:
-            envelope.holdRequests = withTerminatedText(XMLScalars.boolean)
-        case .sessionTimeout:
-            envelope.sessionTimeout = withTerminatedText(XMLScalars.integer).flatMap(UInt32.init(exactly:))
-        case .supportedVersions:
-            envelope.supportedCWMPVersions = trimmedText().split(separator: ",").map { CString.trimmed(String($0)) }.filter { !$0.isEmpty }
-        case .useVersion:
-            envelope.useCWMPVersion = trimmedText()
+        case .headerField:
+            headerField?.apply(text: text.terminated(), to: &envelope)
         case .inform:
             sawInformEnd = true
         case .deviceID:
@@ -313,11 +307,11 @@ private struct InformStream {
         case .commandKey:
             commandKey = rawText()
         case .maxEnvelopes:
-            maxEnvelopes = withTerminatedText(XMLScalars.integer).flatMap(UInt32.init(exactly:)) ?? 1
+            maxEnvelopes = XMLScalars.integer(text.terminated()).flatMap(UInt32.init(exactly:)) ?? 1
         case .currentTime:
             currentTime = reader.time(trimmedText: trimmedText(), field: "CurrentTime")
         case .retryCount:
-            retryCount = withTerminatedText(XMLScalars.integer).flatMap(UInt32.init(exactly:)) ?? 0
+            retryCount = XMLScalars.integer(text.terminated()).flatMap(UInt32.init(exactly:)) ?? 0
         case .parameters:
             reader.checkCount(element: "ParameterList", declared: parametersDeclared, actual: parameterList.count)
             parameters = reader.deduplicated(parameterList)
@@ -360,10 +354,6 @@ private struct InformStream {
     }
 
     /// The leaves of each structure, by local name in any namespace; anything else is skipped.
-    private static let headerFields: [(StaticString, Role)] = [
-        ("ID", .headerID), ("HoldRequests", .holdRequests), ("SessionTimeout", .sessionTimeout),
-        ("SupportedCWMPVersions", .supportedVersions), ("UseCWMPVersion", .useVersion),
-    ]
     private static let informFields: [(StaticString, Role)] = [
         ("MaxEnvelopes", .maxEnvelopes), ("CurrentTime", .currentTime), ("RetryCount", .retryCount),
     ]
@@ -381,18 +371,7 @@ private struct InformStream {
     private func rawText() -> String { String(decoding: text.bytes, as: UTF8.self) }
 
     /// Text without surrounding XML whitespace.
-    private func trimmedText() -> String {
-        let bytes = text.bytes
-        guard let first = bytes.firstIndex(where: { !CString.isXMLWhitespace($0) }),
-            let last = bytes.lastIndex(where: { !CString.isXMLWhitespace($0) })
-        else { return "" }
-        return String(decoding: UnsafeBufferPointer(rebasing: bytes[first...last]), as: UTF8.self)
-    }
-
-    /// Calls `body` with the text NUL-terminated, as `XMLScalars` reads it.
-    private func withTerminatedText<R>(_ body: (UnsafePointer<xmlChar>) -> R) -> R {
-        body(text.terminated())
-    }
+    private func trimmedText() -> String { CString.trimmedString(text.terminated()) }
 
     /// SAX2 passes attributes as five pointers each: local name, prefix, namespace URI, value start,
     /// value end. The value is not NUL-terminated.
@@ -435,7 +414,7 @@ private struct InformStream {
         type.reset()
         let found = attribute(count, attributes) { name, uri in
             guard let uri else { return false }
-            return CString.equals(name, "type") && CString.hasSuffix(uri, "XMLSchema-instance")
+            return CString.equals(name, "type") && XMLElement.isSchemaInstance(uri)
         }
         guard let value = found else { return true }
         guard isPlain(value) else { return false }

@@ -55,7 +55,6 @@ public struct CWMPDecoder: Sendable {
             throw CWMPDecodingError(.tooLarge, "message of \(bytes.count) bytes exceeds the limit of \(configuration.maximumMessageBytes) bytes")
         }
         if Self.isEmptyBody(bytes) { throw CWMPDecodingError(.empty, "empty message") }
-        let limits = XMLParser.Limits(maximumBytes: configuration.maximumMessageBytes, maximumDepth: configuration.maximumDepth)
         if configuration.streamsInform, sender == .cpe, let envelope = InformStreamReader.read(bytes, encoding: encoding, limits: limits) {
             return envelope
         }
@@ -69,8 +68,11 @@ public struct CWMPDecoder: Sendable {
     /// (another method, an error, a construct the reader leaves to the tree). For tests and
     /// comparisons; `decode` tries it first.
     public func streamedInform(_ bytes: UnsafeRawBufferPointer, encoding: String? = nil) -> CWMPEnvelope? {
-        let limits = XMLParser.Limits(maximumBytes: configuration.maximumMessageBytes, maximumDepth: configuration.maximumDepth)
-        return InformStreamReader.read(bytes, encoding: encoding, limits: limits)
+        InformStreamReader.read(bytes, encoding: encoding, limits: limits)
+    }
+
+    private var limits: XMLParser.Limits {
+        XMLParser.Limits(maximumBytes: configuration.maximumMessageBytes, maximumDepth: configuration.maximumDepth)
     }
 
     /// Decodes one envelope from any byte sequence (contiguous storage is used in place).
@@ -170,24 +172,52 @@ private struct EnvelopeReader {
         _ header: XMLElement, into envelope: inout CWMPEnvelope, namespace: inout CWMPNamespace?, warnings: inout [CWMPDecodeWarning]
     ) {
         for element in header.children {
-            var known = true
-            if element.isNamed("ID") {
-                envelope.cwmpID = element.trimmedText
-            } else if element.isNamed("HoldRequests") {
-                envelope.holdRequests = element.withText(XMLScalars.boolean)
-            } else if element.isNamed("SessionTimeout") {
-                envelope.sessionTimeout = element.withText(XMLScalars.integer).flatMap(UInt32.init(exactly:))
-            } else if element.isNamed("SupportedCWMPVersions") {
-                envelope.supportedCWMPVersions = element.trimmedText.split(separator: ",").map { CString.trimmed(String($0)) }
-                    .filter { !$0.isEmpty }
-            } else if element.isNamed("UseCWMPVersion") {
-                envelope.useCWMPVersion = element.trimmedText
-            } else {
-                known = false
+            guard let field = CWMPHeaderField(localName: element.node.pointee.name) else {
                 // TR-069 (2004) NoMoreRequests: absent from every cwmp-1-x.xsd; ignored.
                 warnings.append(.ignoredHeader(element.name))
+                continue
             }
-            if known, namespace == nil, let uri = element.namespaceURI { namespace = CWMPNamespace(uri: uri) }
+            element.withText { field.apply(text: $0, to: &envelope) }
+            if namespace == nil, let uri = element.namespaceURI { namespace = CWMPNamespace(uri: uri) }
+        }
+    }
+}
+
+/// The SOAP header elements CWMP defines (TR-069 A.2.1), matched by local name in any namespace;
+/// the tree reader and the streaming Inform reader both fill the envelope through it.
+enum CWMPHeaderField {
+    case id, holdRequests, sessionTimeout, supportedVersions, useVersion
+
+    init?(localName: UnsafePointer<xmlChar>) {
+        if CString.equals(localName, "ID") {
+            self = .id
+        } else if CString.equals(localName, "HoldRequests") {
+            self = .holdRequests
+        } else if CString.equals(localName, "SessionTimeout") {
+            self = .sessionTimeout
+        } else if CString.equals(localName, "SupportedCWMPVersions") {
+            self = .supportedVersions
+        } else if CString.equals(localName, "UseCWMPVersion") {
+            self = .useVersion
+        } else {
+            return nil
+        }
+    }
+
+    /// Sets the field from the element's text (NUL-terminated, as written).
+    func apply(text: UnsafePointer<xmlChar>, to envelope: inout CWMPEnvelope) {
+        switch self {
+        case .id:
+            envelope.cwmpID = CString.trimmedString(text)
+        case .holdRequests:
+            envelope.holdRequests = XMLScalars.boolean(text)
+        case .sessionTimeout:
+            envelope.sessionTimeout = XMLScalars.integer(text).flatMap(UInt32.init(exactly:))
+        case .supportedVersions:
+            envelope.supportedCWMPVersions = CString.trimmedString(text).split(separator: ",").map { CString.trimmed(String($0)) }
+                .filter { !$0.isEmpty }
+        case .useVersion:
+            envelope.useCWMPVersion = CString.trimmedString(text)
         }
     }
 }

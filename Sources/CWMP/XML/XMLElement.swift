@@ -97,11 +97,11 @@ struct XMLElement {
     /// `xsi:type` with the 2001 or 1999 XML Schema instance namespace (any URI ending in
     /// `XMLSchema-instance`).
     var xsiType: UnsafePointer<xmlChar>? {
-        attributeValue("type") { href in
-            guard let href else { return false }
-            return CString.hasSuffix(href, "XMLSchema-instance")
-        }
+        attributeValue("type") { href in href.map(Self.isSchemaInstance) ?? false }
     }
+
+    /// The 2001 or 1999 XML Schema instance namespace (any URI ending in `XMLSchema-instance`).
+    static func isSchemaInstance(_ uri: UnsafePointer<xmlChar>) -> Bool { CString.hasSuffix(uri, "XMLSchema-instance") }
 
     /// `soapenc:arrayType` (any namespace, or none: some CPEs get the prefix wrong).
     var arrayType: UnsafePointer<xmlChar>? {

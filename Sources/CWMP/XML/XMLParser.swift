@@ -14,16 +14,18 @@ enum XMLParser {
     }
 
     /// libxml2 must be initialised once before use from several threads.
-    static let initialized: Bool = {
+    private static let initialized: Bool = {
         xmlInitParser()
         return true
     }()
 
-    /// libxml2 reports some errors without a parser context (a failed charset conversion, an I/O
-    /// error of its input buffer), past the per-parse handler, to a per-thread handler that prints
-    /// to standard error by default. Each parse silences them on its own thread; the parser's own
-    /// error that follows reaches the per-parse handler as before.
-    static func silenceContextlessErrors() {
+    /// Called before each parse, on the parsing thread. Initialises libxml2 once. And libxml2
+    /// reports some errors without a parser context (a failed charset conversion, an I/O error of
+    /// its input buffer), past the per-parse handler, to a per-thread handler that prints to
+    /// standard error by default: this silences them on the calling thread; the parser's own error
+    /// that follows reaches the per-parse handler as before.
+    static func prepareThread() {
+        _ = initialized
         xmlSetStructuredErrorFunc(nil) { _, _ in }
     }
 
@@ -41,8 +43,7 @@ enum XMLParser {
         guard let base = buffer.baseAddress, buffer.count > 0 else {
             throw CWMPDecodingError(.empty, "empty message")
         }
-        _ = initialized
-        silenceContextlessErrors()
+        prepareThread()
         guard let context = xmlNewParserCtxt() else {
             throw CWMPDecodingError(.malformedXML, "libxml2 could not allocate a parser context")
         }
