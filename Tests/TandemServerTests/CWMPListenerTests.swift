@@ -2,6 +2,8 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOEmbedded
+import NIOHTTP1
 import Registry
 @testable import TandemServer
 import Testing
@@ -38,13 +40,14 @@ import Glibc
     /// Sends `request` on a fresh connection and reads until the server closes it or `timeout`
     /// passes; returns what was read and whether the server closed. The blocking socket calls run
     /// on a thread of their own, not on one the server's tasks need.
-    static func exchange(port: Int, _ request: String, timeout: Int = 5) async throws -> (text: String, closed: Bool) {
+    /// With `halfClose`, the client shuts its sending side after the request, as a CPE may.
+    static func exchange(port: Int, _ request: String, timeout: Int = 5, halfClose: Bool = false) async throws -> (text: String, closed: Bool) {
         try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try blockingExchange(port: port, request, timeout: timeout) }) }.start()
+            Thread { continuation.resume(with: Result { try blockingExchange(port: port, request, timeout: timeout, halfClose: halfClose) }) }.start()
         }
     }
 
-    static func blockingExchange(port: Int, _ request: String, timeout: Int) throws -> (text: String, closed: Bool) {
+    static func blockingExchange(port: Int, _ request: String, timeout: Int, halfClose: Bool) throws -> (text: String, closed: Bool) {
         guard let fd = connectLoopback(port: port) else { throw TestFailure("cannot connect to port \(port)") }
         defer { close(fd) }
         var wait = timeval(tv_sec: timeout, tv_usec: 0)
@@ -56,6 +59,7 @@ import Glibc
             guard n > 0 else { throw TestFailure("send() failed") }
             sent += n
         }
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -87,6 +91,79 @@ import Glibc
             #expect(second.lowercased().contains("allow: post"))
             #expect(second.lowercased().contains("connection: close"))
         }
+    }
+
+    @Test func unparsableHTTPAfterAPipelinedRequestWaitsForItsAnswer() async throws {
+        try await withListener { port in
+            let (text, closed) = try await Self.exchange(port: port, Self.post(Self.inform) + "THIS IS NOT HTTP\r\n\r\n")
+            #expect(closed)
+            let answers = Array(text.components(separatedBy: "HTTP/1.1 ").dropFirst())
+            #expect(answers.count == 2)
+            #expect(answers.first?.hasPrefix("200 OK") == true)
+            #expect(answers.first?.contains("InformResponse") == true)
+            #expect(answers.last?.hasPrefix("400 Bad Request") == true)
+            #expect(answers.last?.lowercased().contains("connection: close") == true)
+        }
+    }
+
+    @Test func everyRequestPipelinedBeforeAHalfCloseIsAnsweredInOrder() async throws {
+        try await withListener { port in
+            let get = "GET /second HTTP/1.1\r\nHost: acs\r\n\r\n"
+            let (text, closed) = try await Self.exchange(
+                port: port, Self.post(Self.inform) + get + Self.post(Self.inform) + get, halfClose: true)
+            #expect(closed)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+            #expect(statuses == ["200", "405", "200", "405"])
+            #expect(text.components(separatedBy: "</cwmp:InformResponse>").count - 1 == 2)
+        }
+    }
+
+    /// Passes reads on and counts them.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = Any
+        var reads = 0
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
+        }
+    }
+
+    /// A CPE never pipelines: reading goes on while its request is answered, so the socket's read
+    /// interest is not switched off and on for every request. Reads stop only while a pipelined
+    /// request is held, and resume once the answer before it is written.
+    @Test func readsStopOnlyWhileAPipelinedRequestIsHeld() async throws {
+        let (requests, continuation) = AsyncStream.makeStream(of: CWMPHTTPRequest.self)
+        let counter = ReadCounter()
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandlers(
+            counter, CWMPHTTPHandler(maxBodyBytes: 1 << 20, serverName: "test", requests: continuation, logger: Logger(label: "test")))
+        var received = requests.makeAsyncIterator()
+
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: "/")))
+        try channel.writeInbound(HTTPServerRequestPart.body(ByteBuffer(string: "<first/>")))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        let first = try #require(await received.next())
+        #expect(first.method == .POST && String(buffer: first.body) == "<first/>")
+        channel.read()
+        #expect(counter.reads == 1, "a read while the first request is answered goes on to the socket")
+
+        // Pipelined: held, and reads stop.
+        try channel.writeInbound(HTTPServerRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/second")))
+        try channel.writeInbound(HTTPServerRequestPart.end(nil))
+        channel.read()
+        #expect(counter.reads == 1, "a read while a pipelined request is held waits")
+
+        // The first answer goes out; then the second request is taken up and reads resume.
+        try channel.writeOutbound(CWMPHTTPResponse(status: .ok, body: ByteBuffer(string: "one")))
+        guard case .head(let head) = try channel.readOutbound(as: HTTPServerResponsePart.self) else {
+            Issue.record("no answer head")
+            return
+        }
+        #expect(head.status == .ok)
+        #expect(counter.reads == 2)
+        let second = try #require(await received.next())
+        #expect(second.method == .GET)
+        _ = try channel.finish()
     }
 
     @Test func answersCarryLengthDateAndServer() async throws {

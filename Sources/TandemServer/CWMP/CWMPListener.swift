@@ -27,12 +27,13 @@ struct CWMPChildChannel: ServerChildChannel {
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Connection> {
         channel.eventLoop.makeCompletedFuture {
-            // Pipelining assistance holds a second request back until the first is answered (reads
-            // stop meanwhile: no unbounded queue); error handling answers unparsable HTTP with 400.
-            // Outbound header validation is left out: every answer's header names and values are
-            // Tandem's own (constants, numbers, hex session IDs, the Digest challenge).
+            // Pipelining and unparsable HTTP are ``CWMPHTTPHandler``'s own: NIO's pipelining
+            // assistance stops reading while each answer is prepared, two epoll_ctl calls per request
+            // for the CPEs that never pipeline. Outbound header validation is left out: every
+            // answer's header names and values are Tandem's own (constants, numbers, hex session
+            // IDs, the Digest challenge).
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                withPipeliningAssistance: true, withErrorHandling: true, withOutboundHeaderValidation: false)
+                withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
             let (requests, continuation) = AsyncStream.makeStream(of: CWMPHTTPRequest.self)
             try channel.pipeline.syncOperations.addHandler(
                 CWMPHTTPHandler(maxBodyBytes: maxBodyBytes, serverName: serverName, requests: continuation, logger: logger))
@@ -42,7 +43,8 @@ struct CWMPChildChannel: ServerChildChannel {
 
     func handle(value connection: Connection, logger: Logger) async {
         await withGracefulShutdownHandler {
-            // Requests arrive one at a time (pipelining assistance): each is answered before the next.
+            // Requests arrive one at a time (``CWMPHTTPHandler`` holds the next until the answer): each
+            // is answered before the next.
             for await request in connection.requests {
                 let response = await frontEnd.handle(request)
                 connection.channel.writeAndFlush(response, promise: nil)
@@ -58,6 +60,12 @@ struct CWMPChildChannel: ServerChildChannel {
 
 /// Collects one HTTP request at a time into a ``CWMPHTTPRequest`` and writes ``CWMPHTTPResponse``s
 /// with their framing headers (Content-Length, Date, Server, Connection).
+///
+/// One request is answered at a time (RFC 9112 9.3: answers go out in the order the requests
+/// came). Reading goes on while an answer is being prepared, because a CPE sends nothing more
+/// until it has the answer (TR-069 3.4.6: a CPE does not pipeline). What a client does
+/// send meanwhile (a pipelined request, an HTTP error, its half-close) is held, in order, and reads
+/// stop until the answer is written: at most one read's bytes wait, never an unbounded queue.
 final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = CWMPHTTPResponse
@@ -82,6 +90,20 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var version = HTTPVersion.http1_1
     private var keepAlive = true
 
+    /// What arrived while a request was being answered, taken up once the answer is written.
+    private enum Held {
+        case part(HTTPServerRequestPart)
+        case error(any Error)
+        case inputClosed
+    }
+    /// A request went to the connection's task and its answer is not written yet.
+    private var answering = false
+    private var held = CircularBuffer<Held>(initialCapacity: 0)
+    /// A read was asked for while something was held: passed on once the holding ends.
+    private var readHeld = false
+    /// An answer closed the connection: nothing held or arriving is answered any more.
+    private var closing = false
+
     init(maxBodyBytes: Int, serverName: String, requests: AsyncStream<CWMPHTTPRequest>.Continuation, logger: Logger) {
         self.maxBodyBytes = maxBodyBytes
         self.serverName = serverName
@@ -90,7 +112,26 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        guard !closing else { return }
+        if answering || !held.isEmpty {
+            held.append(.part(part))
+            return
+        }
+        receive(part, context: context)
+    }
+
+    /// Reads go on unless something is held: then they wait for the answer (see the type's notes).
+    func read(context: ChannelHandlerContext) {
+        if held.isEmpty {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             version = head.version
             keepAlive = head.isKeepAlive
@@ -120,6 +161,7 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             state = .idle
+            answering = true
             requests.yield(CWMPHTTPRequest(
                 method: head.method, cookie: Self.joined(head.headers[canonicalForm: "cookie"]),
                 authorization: head.headers.first(name: "authorization"), contentType: head.headers.first(name: "content-type"),
@@ -134,12 +176,33 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         write(CWMPHTTPResponse(status: .payloadTooLarge), context: context)
     }
 
+    /// The connection's task answers the request it was given.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         write(unwrapOutboundIn(data), context: context, promise: promise)
+        answering = false
+        takeUpHeld(context: context)
+    }
+
+    /// After an answer: what was held is received in order, until it yields the next request (which
+    /// then waits for its own answer) or runs out; then reads resume.
+    private func takeUpHeld(context: ChannelHandlerContext) {
+        while !answering && !closing, let next = held.popFirst() {
+            switch next {
+            case .part(let part): receive(part, context: context)
+            case .error(let error): fail(error, context: context)
+            case .inputClosed: requests.finish()
+            }
+        }
+        if closing { held.removeAll() }
+        if held.isEmpty && readHeld {
+            readHeld = false
+            context.read()
+        }
     }
 
     private func write(_ response: CWMPHTTPResponse, context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
         let close = response.close || !keepAlive
+        if close { closing = true }
         var head = HTTPResponseHead(version: version, status: response.status, headers: response.headers)
         head.headers.add(name: "Content-Length", value: String(response.body?.readableBytes ?? 0))
         head.headers.add(name: "Date", value: HTTPDate.now())
@@ -167,7 +230,9 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // The CPE closed its side: what it sent is still answered, then the connection closes.
-        if let event = event as? ChannelEvent, event == .inputClosed { requests.finish() }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            if held.isEmpty { requests.finish() } else { held.append(.inputClosed) }
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
@@ -177,8 +242,26 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Unparsable HTTP after a request that is being answered waits for that answer; any other
+        // error (the connection failed) ends the connection now.
+        if error is HTTPParserError && (answering || !held.isEmpty) {
+            held.append(.error(error))
+            return
+        }
+        fail(error, context: context)
+    }
+
+    /// Unparsable HTTP gets 400 (RFC 9112 2.2) and the connection closes: the decoder cannot find
+    /// where the next request would start. Other errors close it at once.
+    private func fail(_ error: any Error, context: ChannelHandlerContext) {
         logger.debug("CWMP connection error", metadata: ["error": "\(error)"])
-        context.close(promise: nil)
+        guard !closing else { return }
+        if error is HTTPParserError {
+            write(CWMPHTTPResponse(status: .badRequest, close: true), context: context)
+        } else {
+            closing = true
+            context.close(promise: nil)
+        }
     }
 
     private static func joined(_ values: [Substring]) -> String? {
