@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import NIOSSL
 import Registry
 @testable import TandemServer
 import Testing
@@ -164,6 +165,95 @@ import Glibc
         let second = try #require(await received.next())
         #expect(second.method == .GET)
         _ = try channel.finish()
+    }
+
+    @Test func aLongUnparsableTailAfterAPipelinedRequestStillGetsBothAnswers() async throws {
+        try await withListener { port in
+            // 51 KB: more than one socket read, so bytes reach the failed decoder after its error.
+            let garbage = String(repeating: "THIS IS NOT HTTP ", count: 3_000)
+            // The server closes with garbage unread, so the client may see a reset rather than an end.
+            let (text, _) = try await Self.exchange(port: port, Self.post(Self.inform) + garbage)
+            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+            #expect(statuses == ["200", "400"])
+            #expect(text.components(separatedBy: "HTTP/1.1 ").last?.lowercased().contains("connection: close") == true)
+        }
+    }
+
+    /// A connected channel with NIO's HTTP/1.1 server codec and the handler, as the listener builds it.
+    static func handlerChannel() throws -> (EmbeddedChannel, AsyncStream<CWMPHTTPRequest>.AsyncIterator) {
+        let (requests, continuation) = AsyncStream.makeStream(of: CWMPHTTPRequest.self)
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+        try channel.pipeline.syncOperations.addHandler(
+            CWMPHTTPHandler(maxBodyBytes: 1 << 20, serverName: "test", requests: continuation, logger: Logger(label: "test")))
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        return (channel, requests.makeAsyncIterator())
+    }
+
+    static func written(_ channel: EmbeddedChannel) throws -> String {
+        var text = ""
+        while let data = try channel.readOutbound(as: IOData.self) {
+            if case .byteBuffer(let buffer) = data { text += String(buffer: buffer) }
+        }
+        return text
+    }
+
+    static let shortPost = "POST / HTTP/1.1\r\nHost: acs\r\nContent-Length: 3\r\n\r\none"
+
+    @Test func bytesAfterAHeldParseErrorDoNotEndTheConnectionBeforeItsAnswers() async throws {
+        var (channel, requests) = try Self.handlerChannel()
+        try channel.writeInbound(ByteBuffer(string: Self.shortPost))
+        _ = try #require(await requests.next())
+        try channel.writeInbound(ByteBuffer(string: "THIS IS NOT HTTP\r\n\r\n"))
+        // The failed decoder reports further bytes as another error.
+        try channel.writeInbound(ByteBuffer(string: "more garbage"))
+        #expect(channel.isActive, "closed before the answer in progress was written")
+        try channel.writeOutbound(CWMPHTTPResponse(status: .ok, body: ByteBuffer(string: "one")))
+        let text = try Self.written(channel)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(text.contains("HTTP/1.1 400 Bad Request"))
+        #expect(!channel.isActive)
+    }
+
+    /// Over TLS a client that shuts its side without close_notify causes NIOSSL's `uncleanShutdown`
+    /// error before `inputClosed`: what it sent is answered all the same.
+    @Test func anUncleanTLSShutdownIsAHalfClose() async throws {
+        var (channel, requests) = try Self.handlerChannel()
+        try channel.writeInbound(ByteBuffer(string: Self.shortPost + "GET /second HTTP/1.1\r\nHost: acs\r\n\r\n"))
+        _ = try #require(await requests.next())
+        channel.pipeline.fireErrorCaught(NIOSSLError.uncleanShutdown)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(channel.isActive)
+        try channel.writeOutbound(CWMPHTTPResponse(status: .ok))
+        let second = try #require(await requests.next())
+        #expect(second.method == .GET)
+        try channel.writeOutbound(CWMPHTTPResponse(status: .methodNotAllowed))
+        let statuses = try Self.written(channel).components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+        #expect(statuses == ["200", "405"])
+        #expect(await requests.next() == nil, "the half-close ends the requests after the held one")
+        _ = try? channel.finish()
+    }
+
+    /// Graceful shutdown (Hummingbird sends `ChannelShouldQuiesceEvent`): the answer in progress says
+    /// `Connection: close` and the connection closes after it; an idle connection closes at once.
+    @Test func gracefulShutdownClosesAfterTheAnswerInProgress() async throws {
+        var (channel, requests) = try Self.handlerChannel()
+        try channel.writeInbound(ByteBuffer(string: Self.shortPost))
+        _ = try #require(await requests.next())
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        #expect(channel.isActive)
+        try channel.writeOutbound(CWMPHTTPResponse(status: .ok))
+        let text = try Self.written(channel)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(text.lowercased().contains("connection: close"))
+        channel.embeddedEventLoop.run()
+        #expect(!channel.isActive)
+
+        let (idle, _) = try Self.handlerChannel()
+        idle.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        idle.embeddedEventLoop.run()
+        #expect(!idle.isActive)
     }
 
     @Test func answersCarryLengthDateAndServer() async throws {

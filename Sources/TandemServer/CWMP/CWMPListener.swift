@@ -3,6 +3,7 @@ import HummingbirdCore
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -65,7 +66,9 @@ struct CWMPChildChannel: ServerChildChannel {
 /// came). Reading goes on while an answer is being prepared, because a CPE sends nothing more
 /// until it has the answer (TR-069 3.4.6: a CPE does not pipeline). What a client does
 /// send meanwhile (a pipelined request, an HTTP error, its half-close) is held, in order, and reads
-/// stop until the answer is written: at most one read's bytes wait, never an unbounded queue.
+/// stop until the answer is written. What waits is bounded as with NIO's pipelining assistance:
+/// the bytes of one read event (NIO reads up to four buffers in one), or on a half-close what the
+/// socket's receive buffer held.
 final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = CWMPHTTPResponse
@@ -103,6 +106,8 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var readHeld = false
     /// An answer closed the connection: nothing held or arriving is answered any more.
     private var closing = false
+    /// The server is shutting down gracefully: the answer in progress is the last.
+    private var quiescing = false
 
     init(maxBodyBytes: Int, serverName: String, requests: AsyncStream<CWMPHTTPRequest>.Continuation, logger: Logger) {
         self.maxBodyBytes = maxBodyBytes
@@ -142,7 +147,10 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(var chunk):
             if case .discarding(let budget) = state {
                 state = .discarding(budget - chunk.readableBytes)
-                if budget < chunk.readableBytes { context.close(promise: nil) }
+                if budget < chunk.readableBytes {
+                    closing = true
+                    context.close(promise: nil)
+                }
                 return
             }
             guard case .collecting(let head, var body) = state else { return }
@@ -178,6 +186,8 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The connection's task answers the request it was given.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // The task writes once for each request it is given, and only then.
+        assert(answering, "an answer with no request being answered")
         write(unwrapOutboundIn(data), context: context, promise: promise)
         answering = false
         takeUpHeld(context: context)
@@ -201,7 +211,7 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func write(_ response: CWMPHTTPResponse, context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
-        let close = response.close || !keepAlive
+        let close = response.close || !keepAlive || quiescing
         if close { closing = true }
         var head = HTTPResponseHead(version: version, status: response.status, headers: response.headers)
         head.headers.add(name: "Content-Length", value: String(response.body?.readableBytes ?? 0))
@@ -229,9 +239,20 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // The CPE closed its side: what it sent is still answered, then the connection closes.
-        if let event = event as? ChannelEvent, event == .inputClosed {
+        switch event {
+        case let event as ChannelEvent where event == .inputClosed:
+            // The CPE closed its side: what it sent is still answered, then the connection closes.
             if held.isEmpty { requests.finish() } else { held.append(.inputClosed) }
+        case is ChannelShouldQuiesceEvent:
+            // Graceful shutdown: the request being answered or received is answered with
+            // `Connection: close`; an idle connection closes now.
+            quiescing = true
+            if !answering, held.isEmpty, case .idle = state, !closing {
+                closing = true
+                context.close(promise: nil)
+            }
+        default:
+            break
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -242,6 +263,17 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        switch error {
+        case ByteToMessageDecoderError.dataReceivedInErrorState:
+            // Bytes after unparsable HTTP: the parser error before them is held or answered already.
+            return
+        case NIOSSLError.uncleanShutdown:
+            // TLS without close_notify: the half-close that follows (`inputClosed`) is handled as on
+            // plain TCP, so what the client sent is still answered.
+            return
+        default:
+            break
+        }
         // Unparsable HTTP after a request that is being answered waits for that answer; any other
         // error (the connection failed) ends the connection now.
         if error is HTTPParserError && (answering || !held.isEmpty) {
