@@ -70,6 +70,11 @@ import Glibc
         }
     }
 
+    /// The status codes of the HTTP/1.1 answers in `text`, in order.
+    static func statuses(_ text: String) -> [String] {
+        text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
+    }
+
     static func post(_ body: String, headers: [String] = []) -> String {
         (["POST / HTTP/1.1", "Host: acs", "Content-Type: text/xml", "Content-Length: \(body.utf8.count)"] + headers)
             .joined(separator: "\r\n") + "\r\n\r\n" + body
@@ -113,8 +118,7 @@ import Glibc
             let (text, closed) = try await Self.exchange(
                 port: port, Self.post(Self.inform) + get + Self.post(Self.inform) + get, halfClose: true)
             #expect(closed)
-            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
-            #expect(statuses == ["200", "405", "200", "405"])
+            #expect(Self.statuses(text) == ["200", "405", "200", "405"])
             #expect(text.components(separatedBy: "</cwmp:InformResponse>").count - 1 == 2)
         }
     }
@@ -173,8 +177,7 @@ import Glibc
             let garbage = String(repeating: "THIS IS NOT HTTP ", count: 3_000)
             // The server closes with garbage unread, so the client may see a reset rather than an end.
             let (text, _) = try await Self.exchange(port: port, Self.post(Self.inform) + garbage)
-            let statuses = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
-            #expect(statuses == ["200", "400"])
+            #expect(Self.statuses(text) == ["200", "400"])
             #expect(text.components(separatedBy: "HTTP/1.1 ").last?.lowercased().contains("connection: close") == true)
         }
     }
@@ -229,8 +232,7 @@ import Glibc
         let second = try #require(await requests.next())
         #expect(second.method == .GET)
         try channel.writeOutbound(CWMPHTTPResponse(status: .methodNotAllowed))
-        let statuses = try Self.written(channel).components(separatedBy: "HTTP/1.1 ").dropFirst().map { String($0.prefix(3)) }
-        #expect(statuses == ["200", "405"])
+        #expect(Self.statuses(try Self.written(channel)) == ["200", "405"])
         #expect(await requests.next() == nil, "the half-close ends the requests after the held one")
         _ = try? channel.finish()
     }

@@ -109,6 +109,15 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The server is shutting down gracefully: the answer in progress is the last.
     private var quiescing = false
 
+    /// Whatever arrives now waits: a request is being answered, or something arrived before it.
+    private var holding: Bool { answering || !held.isEmpty }
+
+    /// Closes the connection without an answer; nothing held or arriving is taken up after it.
+    private func closeNow(context: ChannelHandlerContext) {
+        closing = true
+        context.close(promise: nil)
+    }
+
     init(maxBodyBytes: Int, serverName: String, requests: AsyncStream<CWMPHTTPRequest>.Continuation, logger: Logger) {
         self.maxBodyBytes = maxBodyBytes
         self.serverName = serverName
@@ -119,7 +128,7 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
         guard !closing else { return }
-        if answering || !held.isEmpty {
+        if holding {
             held.append(.part(part))
             return
         }
@@ -147,10 +156,7 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .body(var chunk):
             if case .discarding(let budget) = state {
                 state = .discarding(budget - chunk.readableBytes)
-                if budget < chunk.readableBytes {
-                    closing = true
-                    context.close(promise: nil)
-                }
+                if budget < chunk.readableBytes { closeNow(context: context) }
                 return
             }
             guard case .collecting(let head, var body) = state else { return }
@@ -247,10 +253,7 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // Graceful shutdown: the request being answered or received is answered with
             // `Connection: close`; an idle connection closes now.
             quiescing = true
-            if !answering, held.isEmpty, case .idle = state, !closing {
-                closing = true
-                context.close(promise: nil)
-            }
+            if !holding, case .idle = state, !closing { closeNow(context: context) }
         default:
             break
         }
@@ -276,7 +279,7 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         // Unparsable HTTP after a request that is being answered waits for that answer; any other
         // error (the connection failed) ends the connection now.
-        if error is HTTPParserError && (answering || !held.isEmpty) {
+        if error is HTTPParserError && holding {
             held.append(.error(error))
             return
         }
@@ -291,8 +294,7 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if error is HTTPParserError {
             write(CWMPHTTPResponse(status: .badRequest, close: true), context: context)
         } else {
-            closing = true
-            context.close(promise: nil)
+            closeNow(context: context)
         }
     }
 
