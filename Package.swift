@@ -216,6 +216,7 @@ let package = Package(
             name: "tandem-bench",
             dependencies: [
                 "TandemCore", "CWMP", "CLibXML2", "USP", "MTP", "MTPMQTT", "Registry", "Simulator", "USPAgentSimulator",
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

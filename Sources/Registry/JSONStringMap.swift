@@ -1,8 +1,8 @@
 /// The JSON text of a `[String: String]`, byte for byte what `JSONEncoder` with `.sortedKeys` and
 /// `.withoutEscapingSlashes` writes, without its `Encoder` machinery: every Inform stores one (the
 /// event's detail, the connection facts), and `JSONEncoder` was 2% of the server's CPU there.
-enum JSONStringMap {
-    static func encode(_ map: [String: String]) -> String {
+public enum JSONStringMap {
+    public static func encode(_ map: [String: String]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(16 + map.count * 32)
         out.append(UInt8(ascii: "{"))

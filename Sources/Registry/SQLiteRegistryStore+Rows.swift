@@ -84,7 +84,7 @@ extension SQLiteRegistryStore {
     }
 
     static func insertEvent(_ db: Database, _ event: DeviceEvent) throws {
-        try db.cachedStatement(sql: "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)").executeDirect { row in
+        try db.cachedStatement(sql: InformStatements.eventInsert).executeDirect { row in
             row.bind(event.deviceID)
             row.bind(event.at.timeIntervalSince1970)
             row.bind(event.kind)
@@ -173,12 +173,7 @@ extension SQLiteRegistryStore {
         // reports the same parameters each time), so an UPDATE by primary key comes first, and an
         // INSERT only for the rows it did not find. An `INSERT ... ON CONFLICT DO UPDATE` costs
         // more: SQLite probes the key for the insert, then again for the update.
-        let update = try db.cachedStatement(
-            sql: """
-                UPDATE parameter SET
-                    value = COALESCE(?, value), type = COALESCE(?, type), writable = COALESCE(?, writable), updatedAt = ?
-                WHERE deviceId = ? AND path = ?
-                """)
+        let update = try db.cachedStatement(sql: InformStatements.parameterUpdate)
         var missing: [StoredParameter] = []
         for parameter in parameters {
             try update.executeDirect { row in

@@ -138,12 +138,7 @@ public final class SQLiteRegistryStore: RegistryStore {
     static func updateKnownCWMPDevice(
         _ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date
     ) throws -> (id: Int64, activeProtocol: String?)? {
-        let current = try db.cachedStatement(sql: """
-            SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol, d.oui, d.productClass, d.serialNumber, d.softwareVersion
-            FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
-            WHERE i.value = ?
-            """
-        ).fetchFirstDirect({ $0.bind(identity.canonical) }) { row in
+        let current = try db.cachedStatement(sql: InformStatements.lookup).fetchFirstDirect({ $0.bind(identity.canonical) }) { row in
             (id: row.int64(0), cwmpDeviceID: row.string(1), protocols: row.string(2), activeProtocol: row.string(3),
              oui: row.string(4), productClass: row.string(5), serialNumber: row.string(6), softwareVersion: row.string(7))
         }
@@ -162,7 +157,7 @@ public final class SQLiteRegistryStore: RegistryStore {
         let assignIndexed = differs(current.oui, identity.oui) || differs(current.productClass, identity.productClass)
             || differs(current.serialNumber, identity.serialNumber)
             || details.softwareVersion.map { differs(current.softwareVersion, $0) } ?? false
-        try db.cachedStatement(sql: assignIndexed ? Self.informUpdateWithIdentity : Self.informUpdate).executeDirect { row in
+        try db.cachedStatement(sql: assignIndexed ? InformStatements.deviceUpdateWithIdentity : InformStatements.deviceUpdate).executeDirect { row in
             if assignIndexed {
                 row.bind(identity.oui)
                 row.bind(identity.productClass)
@@ -183,22 +178,6 @@ public final class SQLiteRegistryStore: RegistryStore {
         }
         return (id, activeProtocol)
     }
-
-    /// The known device's update on an Inform: what the Inform reports, its protocols, its contact.
-    private static let informUpdateColumns = """
-        manufacturer = COALESCE(?, manufacturer),
-        modelName = COALESCE(?, modelName),
-        hardwareVersion = COALESCE(?, hardwareVersion),
-        dataModelRoot = COALESCE(?, dataModelRoot),
-        connectionRequestUrl = COALESCE(?, connectionRequestUrl),
-        connection = COALESCE(?, connection),
-        protocols = ?, activeProtocol = ?, lastContact = ?, updatedAt = ?
-        WHERE id = ?
-        """
-    private static let informUpdate = "UPDATE device SET " + informUpdateColumns
-    /// The same, when the identity or the software version (indexed columns) differ from the row's.
-    private static let informUpdateWithIdentity =
-        "UPDATE device SET oui = ?, productClass = ?, serialNumber = ?, softwareVersion = COALESCE(?, softwareVersion), " + informUpdateColumns
 
     /// Creates or updates the row of a CWMP device and links it; returns its id.
     static func upsertCWMPDevice(_ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date) throws -> Int64 {

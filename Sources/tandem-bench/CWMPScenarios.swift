@@ -1,5 +1,8 @@
 import AsyncHTTPClient
+import CWMP
 import Foundation
+import Registry
+import TandemCore
 
 extension BenchRun {
     /// `cwmp-sessions`: full sessions back to back for a set time, against Tandem and against the
@@ -31,8 +34,17 @@ extension BenchRun {
             let peak = server.peakRSSKiB
             try check(tally, name)
             let rate = Double(tally.sessions) / duration.seconds
+            // The registry's own ceiling, in the server's registry while it idles: the rows these
+            // sessions' Informs write, by SQLite's C API alone on one core (RegistryWriteFloor).
+            let informs = try Self.sessionInformRecords(connections: connections)
+            let registryFloor = try RegistryWriteFloor(path: server.dataDirectory + "/" + SQLiteRegistryStore.fileName)
+            let writes = quick ? 20_000 : 60_000
+            let registryRate = try registryFloor.write(
+                (0..<writes).map { informs[$0 % informs.count] }, batch: Self.registryFloorBatch, at: Date())
+            progress("\(name): SQLite alone writes these Informs' rows at \(Int(registryRate))/s on one core")
             return [
                 Measurement(name, "sessions/s", rate, "1/s", floor: floorRate),
+                Measurement(name, "sessions/s vs. SQLite alone on its rows", rate, "1/s", floor: registryRate),
                 Measurement(name, "p50 session latency", tally.latencies.percentile(50), "ms", floor: floorTally.latencies.percentile(50)),
                 Measurement(name, "p99 session latency", tally.latencies.percentile(99), "ms", floor: floorTally.latencies.percentile(99)),
                 Measurement(name, "server CPU per 1000 sessions", tally.sessions > 0 ? cpu / Double(tally.sessions) * 1000 : 0, "s"),
@@ -65,6 +77,32 @@ extension BenchRun {
                 Measurement(name, "other errors", Double(tally.errors + max(0, devices - registered)), "errors"),
                 Measurement(name, "server peak RSS", peak / 1024, "MiB"),
             ]
+        }
+    }
+
+    /// Informs per transaction in the registry ceiling: the group commit batches whatever is
+    /// queued (up to 256), which under this load is tens of Informs.
+    static let registryFloorBatch = 32
+
+    /// The registry's record of each simulated CPE's Inform, built as the session manager builds it
+    /// (`CWMPSessionManager.handleInform`) from the decoded message the CPEs send.
+    static func sessionInformRecords(connections: Int) throws -> [InformRecord] {
+        let decoder = CWMPDecoder()
+        let now = Date()
+        return try (0..<connections).map { index in
+            let bytes = Array(InformTemplate.xml(serial: String(format: "BENCH%08d", index), events: ["2 PERIODIC"], uptime: index).utf8)
+            guard let inform = try decoder.decode(bytes, from: .cpe).inform else { throw BenchError("the benchmark Inform does not decode as one") }
+            let root = inform.dataModelRoot ?? "Device"
+            let details = DeviceDetails(
+                manufacturer: inform.deviceID.manufacturer, modelName: inform.value(of: "\(root).DeviceInfo.ModelName")?.lexical,
+                softwareVersion: inform.value(of: "\(root).DeviceInfo.SoftwareVersion")?.lexical,
+                hardwareVersion: inform.value(of: "\(root).DeviceInfo.HardwareVersion")?.lexical, dataModelRoot: inform.dataModelRoot,
+                connectionRequestURL: inform.value(of: "\(root).ManagementServer.ConnectionRequestURL")?.lexical,
+                connection: ["remoteAddress": "127.0.0.1"])
+            return InformRecord(
+                identity: inform.deviceID, details: details, eventCodes: inform.events.map(\.code.rawValue),
+                parameters: inform.parameters.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) },
+                remoteAddress: "127.0.0.1", retryCount: Int(inform.retryCount))
         }
     }
 

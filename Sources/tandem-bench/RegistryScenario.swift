@@ -5,7 +5,8 @@ import TandemCore
 extension BenchRun {
     /// `registry-scale`: N devices with 30 parameters each written into the SQLite registry through
     /// the registry's own write path (batched transactions, then single Informs as the ACS makes
-    /// them); the size, a policy selection, and the first page of `tandem devices --filter`.
+    /// them, against the same rows written by SQLite's C API alone); the size, a policy selection,
+    /// and the first page of `tandem devices --filter`.
     func registryScale() async throws -> [Measurement] {
         let name = "registry-scale"
         let devices = registryDevices
@@ -18,6 +19,7 @@ extension BenchRun {
 
         var loadSeconds = 0.0
         var informRate = 0.0
+        var informFloor = 0.0
         do {
             let store = try SQLiteRegistryStore(path: path)
             let started = ContinuousClock.now
@@ -31,24 +33,45 @@ extension BenchRun {
             }
             loadSeconds = (ContinuousClock.now - started).seconds
 
-            // Periodic Informs as the ACS records them: one transaction each, several at a time.
-            let updates = quick ? 2_000 : 10_000
-            let informStart = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let workers = 8
-                for worker in 0..<workers {
-                    group.addTask {
-                        var index = worker
-                        while index < updates {
-                            let device = (index * 7_919) % devices
-                            _ = try await store.recordInform(try Self.informRecord(index: device, at: Date(), events: ["2 PERIODIC"]), at: Date())
-                            index += workers
+            // Periodic Informs as the ACS records them: one transaction each, several at a time,
+            // against the same rows written by SQLite's C API alone in transactions of as many
+            // (RegistryWriteFloor). Runs alternate, Tandem first and last, so that neither gets the
+            // warmer pages; the records are built before either clock starts.
+            let updates = quick ? 10_000 : 50_000
+            let workers = 8
+            let informs = try (0..<updates).map { index in
+                try Self.informRecord(index: (index * 7_919) % devices, at: now, events: ["2 PERIODIC"])
+            }
+            var tandemRates: [Double] = []
+            var floorRates: [Double] = []
+            let turns = ["tandem", "floor", "floor", "tandem"]
+            let eventsBefore = try RegistryWriteFloor(path: path).eventCount()
+            for turn in turns {
+                if turn == "floor" {
+                    let floor = try RegistryWriteFloor(path: path)
+                    floorRates.append(try floor.write(informs, batch: workers, at: now))
+                    continue
+                }
+                let informStart = ContinuousClock.now
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<workers {
+                        group.addTask {
+                            for index in stride(from: worker, to: updates, by: workers) {
+                                _ = try await store.recordInform(informs[index], at: now)
+                            }
                         }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
+                tandemRates.append(Double(updates) / (ContinuousClock.now - informStart).seconds)
             }
-            informRate = Double(updates) / (ContinuousClock.now - informStart).seconds
+            // Each turn wrote every Inform's event: neither side skipped its writes.
+            let events = try RegistryWriteFloor(path: path).eventCount() - eventsBefore
+            guard events == Int64(turns.count * updates) else {
+                throw BenchError("\(name): \(events) Inform events written, expected \(turns.count * updates)")
+            }
+            informRate = tandemRates.reduce(0, +) / Double(tandemRates.count)
+            informFloor = floorRates.reduce(0, +) / Double(floorRates.count)
         }
 
         // A fresh connection reads, as a policy evaluation would (the CLI below is its own process).
@@ -69,7 +92,7 @@ extension BenchRun {
             Measurement(name, "batched write rate", Double(devices) / loadSeconds, "devices/s"),
             Measurement(name, "policy selection (count)", selection * 1000, "ms"),
             Measurement(name, "tandem devices --filter page", listing * 1000, "ms"),
-            Measurement(name, "Inform update rate", informRate, "1/s"),
+            Measurement(name, "Inform update rate", informRate, "1/s", floor: informFloor),
         ]
     }
 

@@ -1,0 +1,169 @@
+import Foundation
+import GRDBSQLite
+import Registry
+import TandemCore
+
+/// The floor of `registry-scale`'s Inform update rate: the rows one periodic Inform writes in the
+/// registry (the identity lookup, the device row, every parameter row, the event), written with
+/// SQLite's C API alone, into the same database file: prepared statements, text bound as SQLite
+/// copies it, transactions of `batch` Informs, no savepoints, no Swift types between the values and
+/// SQLite. What the registry adds on top of this (GRDB, the group commit's queue and a savepoint per
+/// write, the values' Swift forms) is the ratio's gap.
+///
+/// The statements are the registry's own (``InformStatements``) for a device that exists and
+/// already has every parameter: the periodic-Inform path.
+struct RegistryWriteFloor: ~Copyable {
+    private var db: OpaquePointer?
+    private var lookup: OpaquePointer?
+    private var device: OpaquePointer?
+    private var parameter: OpaquePointer?
+    private var event: OpaquePointer?
+    private var begin: OpaquePointer?
+    private var commit: OpaquePointer?
+
+    init(path: String) throws {
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
+            defer { sqlite3_close(db) }
+            throw BenchError("registry floor: cannot open \(path): \(Self.message(db))")
+        }
+        sqlite3_busy_timeout(db, 5_000)
+        // As the registry opens its connections (SQLiteRegistryStore.init): WAL is the file's mode.
+        try execute("PRAGMA synchronous = NORMAL")
+        try execute("PRAGMA temp_store = MEMORY")
+        lookup = try prepare(InformStatements.lookup)
+        device = try prepare(InformStatements.deviceUpdate)
+        parameter = try prepare(InformStatements.parameterUpdate)
+        event = try prepare(InformStatements.eventInsert)
+        begin = try prepare("BEGIN IMMEDIATE")
+        commit = try prepare("COMMIT")
+    }
+
+    deinit {
+        for statement in [lookup, device, parameter, event, begin, commit] { sqlite3_finalize(statement) }
+        sqlite3_close(db)
+    }
+
+    /// Writes `informs` in transactions of `batch`; returns Informs per second.
+    func write(_ informs: [InformRecord], batch: Int, at date: Date) throws -> Double {
+        let time = date.timeIntervalSince1970
+        let started = ContinuousClock.now
+        var index = 0
+        while index < informs.count {
+            try step(begin)
+            for inform in informs[index..<min(index + batch, informs.count)] {
+                try write(inform, time: time)
+            }
+            try step(commit)
+            index += batch
+        }
+        return Double(informs.count) / (ContinuousClock.now - started).seconds
+    }
+
+    /// The rows of the event log: each Inform, the registry's or the floor's, appends one.
+    func eventCount() throws -> Int64 {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM event", -1, &statement, nil) == SQLITE_OK else {
+            throw BenchError("registry floor: \(Self.message(db))")
+        }
+        defer { sqlite3_finalize(statement) }
+        guard sqlite3_step(statement) == SQLITE_ROW else { throw BenchError("registry floor: \(Self.message(db))") }
+        return sqlite3_column_int64(statement, 0)
+    }
+
+    private func write(_ inform: InformRecord, time: Double) throws {
+        bind(lookup, 1, inform.identity.canonical)
+        guard sqlite3_step(lookup) == SQLITE_ROW else {
+            sqlite3_reset(lookup)
+            throw BenchError("registry floor: \(inform.identity.canonical) is not in the registry")
+        }
+        let id = sqlite3_column_int64(lookup, 0)
+        // The registry reads the row's identity and protocols to decide what to assign.
+        let protocols = Self.text(lookup, 2) ?? ""
+        let active = Self.text(lookup, 3) ?? "cwmp"
+        _ = (Self.text(lookup, 1), Self.text(lookup, 4), Self.text(lookup, 5), Self.text(lookup, 6), Self.text(lookup, 7))
+        sqlite3_reset(lookup)
+
+        let details = inform.details
+        bind(device, 1, details.manufacturer)
+        bind(device, 2, details.modelName)
+        bind(device, 3, details.hardwareVersion)
+        bind(device, 4, details.dataModelRoot)
+        bind(device, 5, details.connectionRequestURL)
+        bind(device, 6, details.connection.map { JSONStringMap.encode($0) })
+        bind(device, 7, protocols)
+        bind(device, 8, active)
+        sqlite3_bind_double(device, 9, time)
+        sqlite3_bind_double(device, 10, time)
+        sqlite3_bind_int64(device, 11, id)
+        try step(device)
+
+        for parameter in inform.parameters {
+            bind(self.parameter, 1, parameter.value?.lexical)
+            bind(self.parameter, 2, parameter.value?.type.rawValue)
+            sqlite3_bind_null(self.parameter, 3)
+            sqlite3_bind_double(self.parameter, 4, parameter.updatedAt.timeIntervalSince1970)
+            sqlite3_bind_int64(self.parameter, 5, id)
+            bind(self.parameter, 6, parameter.path)
+            try step(self.parameter)
+            guard sqlite3_changes(db) == 1 else { throw BenchError("registry floor: \(parameter.path) is not stored") }
+        }
+
+        let events = inform.eventCodes.joined(separator: ", ")
+        sqlite3_bind_int64(event, 1, id)
+        sqlite3_bind_double(event, 2, time)
+        bind(event, 3, "inform")
+        bind(event, 4, "Inform: " + events)
+        bind(event, 5, "device")
+        var detail = ["events": events]
+        if let address = inform.remoteAddress { detail["remoteAddress"] = address }
+        bind(event, 6, JSONStringMap.encode(detail))
+        try step(event)
+    }
+
+    /// Runs `statement` to its end and resets it with its bindings cleared.
+    private func step(_ statement: OpaquePointer?) throws {
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        guard sqlite3_step(statement) == SQLITE_DONE else { throw BenchError("registry floor: \(Self.message(db))") }
+    }
+
+    private func bind(_ statement: OpaquePointer?, _ index: CInt, _ text: String?) {
+        guard var text else {
+            sqlite3_bind_null(statement, index)
+            return
+        }
+        text.withUTF8 { utf8 in
+            utf8.withMemoryRebound(to: CChar.self) { chars in
+                // An empty buffer may have no address; SQLite reads a null pointer as NULL.
+                guard let base = chars.baseAddress else { return _ = sqlite3_bind_text(statement, index, "", 0, Self.transient) }
+                _ = sqlite3_bind_text(statement, index, base, CInt(chars.count), Self.transient)
+            }
+        }
+    }
+
+    private func execute(_ sql: String) throws {
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw BenchError("registry floor: \(sql): \(Self.message(db))") }
+    }
+
+    private func prepare(_ sql: String) throws -> OpaquePointer? {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v3(db, sql, -1, CUnsignedInt(SQLITE_PREPARE_PERSISTENT), &statement, nil) == SQLITE_OK else {
+            throw BenchError("registry floor: cannot prepare \(sql): \(Self.message(db))")
+        }
+        return statement
+    }
+
+    private static func text(_ statement: OpaquePointer?, _ column: CInt) -> String? {
+        guard let text = sqlite3_column_text(statement, column) else { return nil }
+        return String(cString: text)
+    }
+
+    private static func message(_ db: OpaquePointer?) -> String {
+        sqlite3_errmsg(db).map { String(cString: $0) } ?? "unknown error"
+    }
+
+    /// SQLite copies text bound with this destructor value, as the registry binds it.
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+}
