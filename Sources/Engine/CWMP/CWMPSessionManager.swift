@@ -82,7 +82,17 @@ public actor CWMPSessionManager {
 
     typealias Machine = CWMPSession.StateMachine<TaskStep, ContinuousClock.Instant>
 
-    struct Session {
+    /// A session the actor holds: a reference, so that reading or changing one field through
+    /// `sessions[id]` neither copies the session out of the dictionary nor runs the dictionary's
+    /// modify accessor (the session's size is only known at run time, since
+    /// `ContinuousClock.Instant` is not frozen, and that accessor allocated a buffer on the heap for
+    /// every access).
+    final class Session {
+        init(machine: Machine, lastSeen: ContinuousClock.Instant) {
+            self.machine = machine
+            self.lastSeen = lastSeen
+        }
+
         var machine: Machine
         var deviceID: Int64?
         var productClass = ""
@@ -592,14 +602,13 @@ public actor CWMPSessionManager {
     // MARK: Helpers
 
     private func mutate<T>(_ id: String, _ body: (inout Machine) -> T) -> T? {
-        // In place: copying the session out and back would copy the machine's buffers on write.
-        guard let index = sessions.index(forKey: id) else { return nil }
-        return body(&sessions.values[index].machine)
+        // In place, through the reference: no copy of the machine's buffers.
+        guard let session = sessions[id] else { return nil }
+        return body(&session.machine)
     }
 
-    /// Whether the actor holds session `id`. Not `sessions[id] != nil`: that copies the session out
-    /// (its state machine, queues and task progress) only to compare it with nil.
-    private func isOpenSession(_ id: String) -> Bool { sessions.index(forKey: id) != nil }
+    /// Whether the actor holds session `id`.
+    private func isOpenSession(_ id: String) -> Bool { sessions[id] != nil }
 
     private func removeSession(_ id: String) {
         if let deviceID = sessions[id]?.deviceID, sessionByDevice[deviceID] == id { sessionByDevice[deviceID] = nil }
