@@ -215,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "tandem-bench",
             dependencies: [
-                "TandemCore", "CWMP", "CLibXML2", "USP", "MTP", "MTPMQTT", "Registry", "Simulator", "USPAgentSimulator",
+                "TandemCore", "CWMP", "CLibXML2", "USP", "MTP", "MTPMQTT", "Registry", "Engine", "Simulator", "USPAgentSimulator",
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

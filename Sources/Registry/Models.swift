@@ -208,6 +208,21 @@ public struct InformRecord: Sendable {
     }
 }
 
+extension InformRecord {
+    /// This Inform's entry in the event log of device `deviceID`: its kind (`bootstrap`, `boot` or
+    /// `inform`), its events, where it came from and how often the CPE had retried it.
+    public func event(deviceID: Int64, at date: Date) -> DeviceEvent {
+        let events = eventCodes.joined(separator: ", ")
+        var detail = ["events": events]
+        if let remoteAddress { detail["remoteAddress"] = remoteAddress }
+        if retryCount > 0 { detail["retryCount"] = String(retryCount) }
+        let kind = eventCodes.contains("0 BOOTSTRAP") ? "bootstrap" : eventCodes.contains("1 BOOT") ? "boot" : "inform"
+        return DeviceEvent(
+            deviceID: deviceID, at: date, kind: kind, summary: "Inform: " + (eventCodes.isEmpty ? "no events" : events),
+            actor: "device", detail: detail)
+    }
+}
+
 /// Which credentials of a device.
 public enum CredentialPurpose: String, Hashable, Sendable, CaseIterable {
     /// What the CPE presents to Tandem (ManagementServer.Username / Password).

@@ -122,13 +122,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             try Self.removeSubtree(db, deviceID: id, prefix: "", keeping: [])
         }
         try Self.upsertParameters(db, deviceID: id, inform.parameters)
-        var detail = ["events": inform.eventCodes.joined(separator: ", ")]
-        if let address = inform.remoteAddress { detail["remoteAddress"] = address }
-        if inform.retryCount > 0 { detail["retryCount"] = String(inform.retryCount) }
-        let kind = inform.eventCodes.contains("0 BOOTSTRAP") ? "bootstrap" : inform.eventCodes.contains("1 BOOT") ? "boot" : "inform"
-        try Self.insertEvent(db, DeviceEvent(
-            deviceID: id, at: at, kind: kind, summary: "Inform: " + (inform.eventCodes.isEmpty ? "no events" : inform.eventCodes.joined(separator: ", ")),
-            actor: "device", detail: detail))
+        try Self.insertEvent(db, inform.event(deviceID: id, at: at))
         return (id, activeProtocol)
     }
 

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import CWMP
+import Engine
 import Foundation
 import Registry
-import TandemCore
 
 extension BenchRun {
     /// `cwmp-sessions`: full sessions back to back for a set time, against Tandem and against the
@@ -85,24 +85,14 @@ extension BenchRun {
     static let registryFloorBatch = 32
 
     /// The registry's record of each simulated CPE's Inform, built as the session manager builds it
-    /// (`CWMPSessionManager.handleInform`) from the decoded message the CPEs send.
+    /// (`InformRecord(_:remoteAddress:at:)`) from the decoded message the CPEs send.
     static func sessionInformRecords(connections: Int) throws -> [InformRecord] {
         let decoder = CWMPDecoder()
         let now = Date()
         return try (0..<connections).map { index in
             let bytes = Array(InformTemplate.xml(serial: String(format: "BENCH%08d", index), events: ["2 PERIODIC"], uptime: index).utf8)
             guard let inform = try decoder.decode(bytes, from: .cpe).inform else { throw BenchError("the benchmark Inform does not decode as one") }
-            let root = inform.dataModelRoot ?? "Device"
-            let details = DeviceDetails(
-                manufacturer: inform.deviceID.manufacturer, modelName: inform.value(of: "\(root).DeviceInfo.ModelName")?.lexical,
-                softwareVersion: inform.value(of: "\(root).DeviceInfo.SoftwareVersion")?.lexical,
-                hardwareVersion: inform.value(of: "\(root).DeviceInfo.HardwareVersion")?.lexical, dataModelRoot: inform.dataModelRoot,
-                connectionRequestURL: inform.value(of: "\(root).ManagementServer.ConnectionRequestURL")?.lexical,
-                connection: ["remoteAddress": "127.0.0.1"])
-            return InformRecord(
-                identity: inform.deviceID, details: details, eventCodes: inform.events.map(\.code.rawValue),
-                parameters: inform.parameters.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) },
-                remoteAddress: "127.0.0.1", retryCount: Int(inform.retryCount))
+            return InformRecord(inform, remoteAddress: "127.0.0.1", at: now)
         }
     }
 

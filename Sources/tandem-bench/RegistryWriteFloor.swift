@@ -49,14 +49,13 @@ struct RegistryWriteFloor: ~Copyable {
 
     /// Writes `informs` in transactions of `batch`; returns Informs per second.
     func write(_ informs: [InformRecord], batch: Int, at date: Date) throws -> Double {
-        let time = date.timeIntervalSince1970
         let started = ContinuousClock.now
         var index = 0
         while index < informs.count {
             try step(begin)
             do {
                 for inform in informs[index..<min(index + batch, informs.count)] {
-                    try write(inform, time: time)
+                    try write(inform, at: date)
                 }
                 try step(commit)
             } catch {
@@ -80,7 +79,8 @@ struct RegistryWriteFloor: ~Copyable {
         return sqlite3_column_int64(statement, 0)
     }
 
-    private func write(_ inform: InformRecord, time: Double) throws {
+    private func write(_ inform: InformRecord, at date: Date) throws {
+        let time = date.timeIntervalSince1970
         let identity = inform.identity
         let canonical = identity.canonical
         // Only the periodic path is measured: the registry writes more for a boot, a bootstrap or
@@ -132,15 +132,13 @@ struct RegistryWriteFloor: ~Copyable {
             guard sqlite3_changes(db) == 1 else { throw BenchError("registry floor: \(parameter.path) is not stored") }
         }
 
-        let events = inform.eventCodes.joined(separator: ", ")
+        let entry = inform.event(deviceID: id, at: date)
         sqlite3_bind_int64(event, 1, id)
         sqlite3_bind_double(event, 2, time)
-        bind(event, 3, "inform")
-        bind(event, 4, "Inform: " + events)
-        bind(event, 5, "device")
-        var detail = ["events": events]
-        if let address = inform.remoteAddress { detail["remoteAddress"] = address }
-        bind(event, 6, JSONStringMap.encode(detail))
+        bind(event, 3, entry.kind)
+        bind(event, 4, entry.summary)
+        bind(event, 5, entry.actor)
+        bind(event, 6, JSONStringMap.encode(entry.detail))
         try step(event)
     }
 

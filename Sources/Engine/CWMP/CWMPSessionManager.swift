@@ -338,18 +338,7 @@ public actor CWMPSessionManager {
             logger.warning("CPE authenticated as another device", metadata: ["user": "\(user)", "device": "\(inform.deviceID)"])
             return mutate(id) { $0.rejectInform(.acsRequestDenied, message: "credentials belong to another device", at: clock.now) } ?? .nothing
         }
-        var details = DeviceDetails(dataModelRoot: inform.dataModelRoot)
-        let root = inform.dataModelRoot ?? "Device"
-        details.manufacturer = inform.deviceID.manufacturer.isEmpty ? nil : inform.deviceID.manufacturer
-        details.softwareVersion = inform.value(of: "\(root).DeviceInfo.SoftwareVersion")?.lexical
-        details.hardwareVersion = inform.value(of: "\(root).DeviceInfo.HardwareVersion")?.lexical
-        details.modelName = inform.value(of: "\(root).DeviceInfo.ModelName")?.lexical
-        details.connectionRequestURL = inform.value(of: "\(root).ManagementServer.ConnectionRequestURL")?.lexical
-        if let address = exchange?.remoteAddress { details.connection = ["remoteAddress": address] }
-        let record = InformRecord(
-            identity: inform.deviceID, details: details, eventCodes: inform.events.map(\.code.rawValue),
-            parameters: inform.parameters.map { StoredParameter(path: $0.name, value: $0.value, updatedAt: now) },
-            remoteAddress: exchange?.remoteAddress, retryCount: Int(inform.retryCount))
+        let record = InformRecord(inform, remoteAddress: exchange?.remoteAddress, at: now)
         do {
             let device = try await registry.recordInform(record, at: now)
             if let previous = sessionByDevice[device.id], previous != id, let old = sessions[previous] {
