@@ -1,6 +1,7 @@
 import CWMP
 import Engine
 import Foundation
+import GRDB
 import HTTPAuthentication
 import HTTPTypes
 import Hummingbird
@@ -259,5 +260,54 @@ import Testing
         #expect(authenticated.status == 200)
         #expect(authenticated.newSessionID != nil)
         #expect(try await registry.countDevices(matching: DeviceFilter()) == 1)
+    }
+    /// A session that times out while its Inform is being written must not leave its device
+    /// mapped to it: `hasSession(deviceID:)` would answer true, and queued work would wait for a
+    /// session that is gone instead of a Connection Request. A second SQLite connection holds the
+    /// registry's write lock so the write waits; the sweep ends the session meanwhile.
+    @Test func aSessionThatExpiresDuringItsInformWriteLeavesNoDeviceMapping() async throws {
+        let directory = temporaryDirectory()
+        defer { remove(directory) }
+        let registry = try SQLiteRegistryStore(dataDirectory: directory)
+        var configuration = CWMPSessionManager.Configuration()
+        configuration.session.sessionTimeout = .milliseconds(50)
+        let sessions = CWMPSessionManager(configuration: configuration, registry: registry, logger: Logger(label: "expiring-session"))
+        let inform = Array(buffer: try Self.fixture("cpe-inform-boot.xml"))
+
+        // The lock is taken and released on GRDB's own thread for this connection (its writes must
+        // not leave a transaction open, so the closure holds it until told to release).
+        let locker = try DatabaseQueue(path: registry.path)
+        let locked = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let holder = Task {
+            try await locker.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                locked.signal()
+                release.wait()
+                try db.execute(sql: "ROLLBACK")
+            }
+        }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { locked.wait(); continuation.resume() }
+        }
+        let reply = Task { await sessions.handle(CWMPExchange(sessionID: nil, body: inform, mayOpenSession: true)) }
+        // Wait until the session exists and is past its deadline, then sweep.
+        let start = ContinuousClock.now
+        while await sessions.sessionCount == 0, ContinuousClock.now - start < .seconds(4) { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await sessions.sessionCount == 1)
+        try await Task.sleep(for: .milliseconds(120))
+        await sessions.expireIdleSessions()
+        #expect(await sessions.sessionCount == 0)
+        #expect(try await registry.countDevices(matching: DeviceFilter()) == 0, "the write is still held")
+        release.signal()
+        try await holder.value
+
+        let answer = await reply.value
+        #expect(answer.status == 204, "no InformResponse for a session that is over")
+        let devices = try await registry.devices(matching: DeviceFilter(), page: Page())
+        #expect(devices.count == 1, "the Inform itself was recorded")
+        let device = try #require(devices.first)
+        #expect(await sessions.hasSession(deviceID: device.id) == false)
+        #expect(await sessions.acceptsQueuedWork(deviceID: device.id) == false)
+        #expect(await sessions.sessionCount == 0)
     }
 }

@@ -348,10 +348,15 @@ public actor CWMPSessionManager {
                 }
                 removeSession(previous)
             }
-            sessions[id]?.deviceID = device.id
-            sessions[id]?.productClass = inform.deviceID.productClass
-            sessions[id]?.dataModelRoot = inform.dataModelRoot ?? "Device"
-            sessions[id]?.activeProtocol = device.activeProtocol
+            // The session may have ended while the Inform was written (timed out, or replaced by a
+            // newer one): then the device is not mapped to it, or it would look reachable without
+            // a Connection Request until its next contact. The Inform stays recorded; the CPE gets
+            // no InformResponse and retries (TR-069 3.2.1.1).
+            guard let session = sessions[id] else { return .nothing }
+            session.deviceID = device.id
+            session.productClass = inform.deviceID.productClass
+            session.dataModelRoot = inform.dataModelRoot ?? "Device"
+            session.activeProtocol = device.activeProtocol
             sessionByDevice[device.id] = id
             await completeFinishedTransfers(inform, deviceID: device.id)
             await observers.active?.contactStarted(
