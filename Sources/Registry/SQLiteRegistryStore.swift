@@ -132,11 +132,12 @@ public final class SQLiteRegistryStore: RegistryStore {
     static func updateKnownCWMPDevice(
         _ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date
     ) throws -> (id: Int64, activeProtocol: String?)? {
-        let current = try db.cachedStatement(sql: InformStatements.lookup).fetchFirstDirect({ $0.bind(identity.canonical) }) { row in
+        let canonical = identity.canonical
+        let current = try db.cachedStatement(sql: InformStatements.lookup).fetchFirstDirect({ $0.bind(canonical) }) { row in
             (id: row.int64(0), cwmpDeviceID: row.string(1), protocols: row.string(2), activeProtocol: row.string(3),
              oui: row.string(4), productClass: row.string(5), serialNumber: row.string(6), softwareVersion: row.string(7))
         }
-        guard let current, let id = current.id, current.cwmpDeviceID == identity.canonical else { return nil }
+        guard let current, let id = current.id, current.cwmpDeviceID == canonical else { return nil }
         let protocols = Self.protocols(current.protocols ?? "", adding: .cwmp)
         let activeProtocol = current.activeProtocol ?? ManagementProtocol.cwmp.rawValue
         let manufacturer = details.manufacturer ?? (identity.manufacturer.isEmpty ? nil : identity.manufacturer)

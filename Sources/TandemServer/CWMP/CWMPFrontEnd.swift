@@ -11,7 +11,8 @@ struct CWMPHTTPRequest: Sendable {
     var authorization: String?
     var contentType: String?
     var body: ByteBuffer
-    var remoteAddress: SocketAddress?
+    /// The peer's IP address as text (``SocketAddress/throttleKey``), formatted once per connection.
+    var remoteAddress: String?
 }
 
 /// The answer to a ``CWMPHTTPRequest``; the listener adds the framing headers.
@@ -54,7 +55,7 @@ struct CWMPFrontEnd: Sendable {
         var sessionOpen = false
         if let cookie { sessionOpen = sessions.isOpen(cookie) }
         if !sessionOpen {
-            let address = request.remoteAddress?.throttleKey ?? "unknown"
+            let address = request.remoteAddress ?? "unknown"
             if let wait = throttle.retryAfter(address) { return Self.tooManyRequests(retryAfter: wait) }
             switch await authenticator.authenticate(authorization: request.authorization, method: "POST") {
             case .accepted(let username):
@@ -65,10 +66,9 @@ struct CWMPFrontEnd: Sendable {
                 return Self.challenge(values)
             }
         }
-        let remote = request.remoteAddress.map { $0.ipAddress ?? "\($0)" }
         var exchange = CWMPExchange(
             sessionID: cookie, body: Array(buffer: request.body), charset: Self.charset(request.contentType),
-            remoteAddress: remote, authenticatedUser: user, mayOpenSession: !sessionOpen)
+            remoteAddress: request.remoteAddress, authenticatedUser: user, mayOpenSession: !sessionOpen)
         var reply = await sessions.handle(exchange)
         if sessionOpen && reply.status == 401 {
             // The session ended between the check and the request (timed out): this request would

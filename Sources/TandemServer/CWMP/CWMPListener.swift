@@ -108,6 +108,9 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var closing = false
     /// The server is shutting down gracefully: the answer in progress is the last.
     private var quiescing = false
+    /// The peer's address as text, formatted at the connection's first request (a CPE's connection
+    /// carries two or more).
+    private var remoteAddress: String??
 
     /// Whatever arrives now waits: a request is being answered, or something arrived before it.
     private var holding: Bool { answering || !held.isEmpty }
@@ -179,8 +182,15 @@ final class CWMPHTTPHandler: ChannelDuplexHandler, RemovableChannelHandler {
             requests.yield(CWMPHTTPRequest(
                 method: head.method, cookie: Self.joined(head.headers[canonicalForm: "cookie"]),
                 authorization: head.headers.first(name: "authorization"), contentType: head.headers.first(name: "content-type"),
-                body: body ?? ByteBuffer(), remoteAddress: context.channel.remoteAddress))
+                body: body ?? ByteBuffer(), remoteAddress: peerAddress(context)))
         }
+    }
+
+    private func peerAddress(_ context: ChannelHandlerContext) -> String? {
+        if let remoteAddress { return remoteAddress }
+        let address = context.channel.remoteAddress?.throttleKey
+        remoteAddress = .some(address)
+        return address
     }
 
     /// 413 before the body has arrived (RFC 9110 15.5.14); the rest of it is dropped unread.
