@@ -5,16 +5,19 @@
 public enum InformStatements {
     /// The device row behind a CWMP DeviceId, with what decides the update: binds the canonical
     /// DeviceId; reads id, cwmpDeviceId, protocols, activeProtocol, oui, productClass,
-    /// serialNumber, softwareVersion.
+    /// serialNumber, softwareVersion, informNames (the digest of the last Inform's parameter names,
+    /// ``InformRecord/parameterNamesDigest``).
     public static let lookup = """
-        SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol, d.oui, d.productClass, d.serialNumber, d.softwareVersion
+        SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol, d.oui, d.productClass, d.serialNumber, d.softwareVersion,
+            d.informNames
         FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
         WHERE i.value = ?
         """
 
     /// The known device's update on an Inform: what the Inform reports, its protocols, its contact.
     /// Binds manufacturer, modelName, hardwareVersion, dataModelRoot, connectionRequestUrl,
-    /// connection (each kept when NULL), protocols, activeProtocol, lastContact, updatedAt, id.
+    /// connection (each kept when NULL), protocols, activeProtocol, lastContact, lastInformAt,
+    /// updatedAt, id.
     public static let deviceUpdate = "UPDATE device SET " + deviceUpdateColumns
 
     /// The same, when the identity or the software version (indexed columns) differ from the row's:
@@ -29,7 +32,7 @@ public enum InformStatements {
         dataModelRoot = COALESCE(?, dataModelRoot),
         connectionRequestUrl = COALESCE(?, connectionRequestUrl),
         connection = COALESCE(?, connection),
-        protocols = ?, activeProtocol = ?, lastContact = ?, updatedAt = ?
+        protocols = ?, activeProtocol = ?, lastContact = ?, lastInformAt = ?, updatedAt = ?
         WHERE id = ?
         """
 
@@ -39,6 +42,26 @@ public enum InformStatements {
         UPDATE parameter SET
             value = COALESCE(?, value), type = COALESCE(?, type), writable = COALESCE(?, writable), updatedAt = ?
         WHERE deviceId = ? AND path = ?
+        """
+
+    /// The same for a parameter an Inform reports: marks the row as reported in the device's
+    /// Informs (`informed`), whose time is the device's `lastInformAt`.
+    static let informedParameterUpdate = """
+        UPDATE parameter SET
+            value = COALESCE(?, value), type = COALESCE(?, type), writable = COALESCE(?, writable), updatedAt = ?, informed = 1
+        WHERE deviceId = ? AND path = ?
+        """
+
+    /// A periodic Inform's parameter, when the device's Informs carry the same names as last time
+    /// (every row exists and is `informed`): written only when its value, type or writability
+    /// differs, since the rows' reported time is the device's `lastInformAt` (a CPE's periodic
+    /// Inform repeats most values: rewriting them all was about a third of the registry's work).
+    /// Binds value, type, writable (each kept when NULL), updatedAt, deviceId, path.
+    public static let parameterRefresh = """
+        UPDATE parameter SET
+            value = COALESCE(?1, value), type = COALESCE(?2, type), writable = COALESCE(?3, writable), updatedAt = ?4
+        WHERE deviceId = ?5 AND path = ?6
+            AND (value IS NOT COALESCE(?1, value) OR type IS NOT COALESCE(?2, type) OR writable IS NOT COALESCE(?3, writable))
         """
 
     /// An event log entry: binds deviceId, at, kind, summary, actor, detail.

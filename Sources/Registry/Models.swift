@@ -221,6 +221,21 @@ extension InformRecord {
             deviceID: deviceID, at: date, kind: kind, summary: "Inform: " + (eventCodes.isEmpty ? "no events" : events),
             actor: "device", detail: detail)
     }
+
+    /// A digest of the parameter names in order (64-bit FNV-1a over their UTF-8 bytes, each name
+    /// ended by a zero byte). A CPE's periodic Informs carry the same names each time; the registry
+    /// keeps the digest of the last Inform's names to know when they change.
+    public var parameterNamesDigest: Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for parameter in parameters {
+            var path = parameter.path
+            path.withUTF8 { bytes in
+                for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            }
+            hash = (hash ^ 0) &* 0x100_0000_01b3
+        }
+        return Int64(bitPattern: hash)
+    }
 }
 
 /// Which credentials of a device.

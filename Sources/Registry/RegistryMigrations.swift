@@ -192,6 +192,19 @@ enum RegistryMigrations {
             try db.execute(sql: "CREATE INDEX device_productClass_softwareVersion ON device(productClass, softwareVersion)")
         }
 
+        // A periodic Inform rewrote every parameter row only to move its time. Now the rows an
+        // Inform reports are marked (`informed`), their time is the device's last Inform
+        // (`lastInformAt`) unless written later, and the digest of that Inform's parameter names
+        // (`informNames`) tells whether the next one reports the same rows: then only changed
+        // values are written.
+        migrator.registerMigration("v7-inform-parameter-times") { db in
+            try db.execute(sql: """
+                ALTER TABLE device ADD COLUMN lastInformAt REAL;
+                ALTER TABLE device ADD COLUMN informNames INTEGER;
+                ALTER TABLE parameter ADD COLUMN informed INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
+
         return migrator
     }
 }

@@ -167,23 +167,18 @@ extension SQLiteRegistryStore {
         return (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "), arguments)
     }
 
-    static func upsertParameters(_ db: Database, deviceID: Int64, _ parameters: [StoredParameter]) throws {
+    /// Writes `parameters` (each row's `updatedAt` its own); `informed` marks them as reported by
+    /// the device's Informs.
+    static func upsertParameters(_ db: Database, deviceID: Int64, _ parameters: [StoredParameter], informed: Bool = false) throws {
         guard !parameters.isEmpty else { return }
         // The Inform and GetParameterValues hot path: nearly every row exists already (a device
         // reports the same parameters each time), so an UPDATE by primary key comes first, and an
         // INSERT only for the rows it did not find. An `INSERT ... ON CONFLICT DO UPDATE` costs
         // more: SQLite probes the key for the insert, then again for the update.
-        let update = try db.cachedStatement(sql: InformStatements.parameterUpdate)
+        let update = try db.cachedStatement(sql: informed ? InformStatements.informedParameterUpdate : InformStatements.parameterUpdate)
         var missing: [StoredParameter] = []
         for parameter in parameters {
-            try update.executeDirect { row in
-                row.bind(parameter.value?.lexical)
-                row.bind(parameter.value?.type.rawValue)
-                row.bind(parameter.writable)
-                row.bind(parameter.updatedAt.timeIntervalSince1970)
-                row.bind(deviceID)
-                row.bind(parameter.path)
-            }
+            try update.executeDirect { bindParameterUpdate(&$0, parameter, deviceID: deviceID) }
             if db.changesCount == 0 { missing.append(parameter) }
         }
         guard !missing.isEmpty else { return }
@@ -191,12 +186,13 @@ extension SQLiteRegistryStore {
         // inserted once and updated by its later copy through the conflict clause (last wins).
         let insert = try db.cachedStatement(
             sql: """
-                INSERT INTO parameter (deviceId, path, value, type, writable, updatedAt) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO parameter (deviceId, path, value, type, writable, updatedAt, informed) VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (deviceId, path) DO UPDATE SET
                     value = COALESCE(excluded.value, value),
                     type = COALESCE(excluded.type, type),
                     writable = COALESCE(excluded.writable, writable),
-                    updatedAt = excluded.updatedAt
+                    updatedAt = excluded.updatedAt,
+                    informed = informed OR excluded.informed
                 """)
         for parameter in missing {
             try insert.executeDirect { row in
@@ -206,11 +202,26 @@ extension SQLiteRegistryStore {
                 row.bind(parameter.value?.type.rawValue)
                 row.bind(parameter.writable)
                 row.bind(parameter.updatedAt.timeIntervalSince1970)
+                row.bind(informed)
             }
         }
     }
 
+    /// The bindings of ``InformStatements/parameterUpdate`` and the statements shaped like it:
+    /// value, type, writable, updatedAt, deviceId, path.
+    static func bindParameterUpdate(_ row: inout DirectBinder, _ parameter: StoredParameter, deviceID: Int64) {
+        row.bind(parameter.value?.lexical)
+        row.bind(parameter.value?.type.rawValue)
+        row.bind(parameter.writable)
+        row.bind(parameter.updatedAt.timeIntervalSince1970)
+        row.bind(deviceID)
+        row.bind(parameter.path)
+    }
+
     static func removeSubtree(_ db: Database, deviceID: Int64, prefix: String, keeping: Set<String>) throws {
+        // A removed row may be one the device's Informs report: the next Inform then writes all of
+        // its rows again (``writeInform``), which re-creates it.
+        try db.cachedStatement(sql: "UPDATE device SET informNames = NULL WHERE id = ? AND informNames IS NOT NULL").execute(arguments: [deviceID])
         let upper = prefixUpperBound(prefix)
         if keeping.isEmpty {
             try db.cachedStatement(

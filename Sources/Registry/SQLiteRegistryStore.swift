@@ -110,18 +110,37 @@ public final class SQLiteRegistryStore: RegistryStore {
     static func writeInform(_ db: Database, _ inform: InformRecord, at: Date) throws -> (id: Int64, activeProtocol: String?) {
         let id: Int64
         let activeProtocol: String?
+        let names = inform.parameterNamesDigest
+        var sameNames = false
         if let known = try Self.updateKnownCWMPDevice(db, inform.identity, details: inform.details, at: at) {
-            (id, activeProtocol) = known
+            (id, activeProtocol) = (known.id, known.activeProtocol)
+            sameNames = known.informNames == names
         } else {
             id = try Self.upsertCWMPDevice(db, inform.identity, details: inform.details, at: at)
             activeProtocol = try String.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol FROM device WHERE id = ?"), arguments: [id])
         }
-        if inform.eventCodes.contains("0 BOOTSTRAP") {
+        let bootstrap = inform.eventCodes.contains("0 BOOTSTRAP")
+        if bootstrap {
             // TR-069 A.3.3.1: BOOTSTRAP means a new installation or a factory reset; what Tandem
             // believed about the device's data model no longer holds.
             try Self.removeSubtree(db, deviceID: id, prefix: "", keeping: [])
         }
-        try Self.upsertParameters(db, deviceID: id, inform.parameters)
+        if sameNames && !bootstrap {
+            // The rows of the last Inform's names all exist and are marked `informed` (a removal
+            // clears `informNames`), and the device row now holds this Inform's time: only what
+            // changed is written.
+            let refresh = try db.cachedStatement(sql: InformStatements.parameterRefresh)
+            for parameter in inform.parameters {
+                try refresh.executeDirect { Self.bindParameterUpdate(&$0, parameter, deviceID: id) }
+            }
+        } else {
+            // Other names than last time (the first Inform, a value change notified, new firmware):
+            // only the rows of this Inform count as reported from now on.
+            try db.cachedStatement(sql: "UPDATE parameter SET informed = 0 WHERE deviceId = ? AND informed = 1").execute(arguments: [id])
+            try Self.upsertParameters(db, deviceID: id, inform.parameters, informed: true)
+            try db.cachedStatement(sql: "UPDATE device SET informNames = ?, lastInformAt = ? WHERE id = ?").execute(
+                arguments: [names, at.timeIntervalSince1970, id])
+        }
         try Self.insertEvent(db, inform.event(deviceID: id, at: at))
         return (id, activeProtocol)
     }
@@ -131,11 +150,12 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// five statements. Nil when the row is not (yet) this CWMP device: the general path decides.
     static func updateKnownCWMPDevice(
         _ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date
-    ) throws -> (id: Int64, activeProtocol: String?)? {
+    ) throws -> (id: Int64, activeProtocol: String?, informNames: Int64?)? {
         let canonical = identity.canonical
         let current = try db.cachedStatement(sql: InformStatements.lookup).fetchFirstDirect({ $0.bind(canonical) }) { row in
             (id: row.int64(0), cwmpDeviceID: row.string(1), protocols: row.string(2), activeProtocol: row.string(3),
-             oui: row.string(4), productClass: row.string(5), serialNumber: row.string(6), softwareVersion: row.string(7))
+             oui: row.string(4), productClass: row.string(5), serialNumber: row.string(6), softwareVersion: row.string(7),
+             informNames: row.int64(8))
         }
         guard let current, let id = current.id, current.cwmpDeviceID == canonical else { return nil }
         let protocols = Self.protocols(current.protocols ?? "", adding: .cwmp)
@@ -169,9 +189,10 @@ public final class SQLiteRegistryStore: RegistryStore {
             row.bind(activeProtocol)
             row.bind(time)
             row.bind(time)
+            row.bind(time)
             row.bind(id)
         }
-        return (id, activeProtocol)
+        return (id, activeProtocol, current.informNames)
     }
 
     /// Creates or updates the row of a CWMP device and links it; returns its id.
@@ -434,12 +455,20 @@ public final class SQLiteRegistryStore: RegistryStore {
 
     public func parameters(deviceID: Int64, under prefix: String) async throws -> [StoredParameter] {
         try await pool.read { db in
+            // A row an Inform reports was reported again by every later Inform with the same names
+            // (which left it unwritten when its value had not changed): its time is the latest of
+            // its own and the device's last Inform.
+            let columns = """
+                SELECT p.path, p.value, p.type, p.writable,
+                    CASE WHEN p.informed AND d.lastInformAt > p.updatedAt THEN d.lastInformAt ELSE p.updatedAt END AS updatedAt
+                FROM parameter p JOIN device d ON d.id = p.deviceId
+                """
             let rows: [Row]
             if prefix.isEmpty {
-                rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM parameter WHERE deviceId = ? ORDER BY path"), arguments: [deviceID])
+                rows = try Row.fetchAll(db.cachedStatement(sql: columns + " WHERE p.deviceId = ? ORDER BY p.path"), arguments: [deviceID])
             } else {
                 rows = try Row.fetchAll(
-                    db.cachedStatement(sql: "SELECT * FROM parameter WHERE deviceId = ? AND path >= ? AND path < ? ORDER BY path"),
+                    db.cachedStatement(sql: columns + " WHERE p.deviceId = ? AND p.path >= ? AND p.path < ? ORDER BY p.path"),
                     arguments: [deviceID, prefix, Self.prefixUpperBound(prefix)])
             }
             return rows.map { row in

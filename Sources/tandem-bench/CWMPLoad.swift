@@ -26,7 +26,25 @@ struct CWMPLoadTally: Sendable {
 }
 
 /// A CWMP Inform of a simulated CPE with 20 parameters (TR-069 A.3.3.1), as a CPE sends it.
+/// `UpTime` is written with ten digits, so that a driver can count it up in place from session
+/// to session (``uptimeDigits(in:)``), as a real CPE's changes between its periodic Informs.
 enum InformTemplate {
+    static let uptimeWidth = 10
+    private static let uptimeMarker = "<Name>Device.DeviceInfo.UpTime</Name><Value xsi:type=\"xsd:unsignedInt\">"
+
+    /// Where the ten digits of `UpTime` are in an Inform built by ``xml(serial:events:uptime:)``.
+    static func uptimeDigits(in body: ByteBuffer) -> Int? {
+        let text = String(buffer: body)
+        guard let marker = text.range(of: uptimeMarker) else { return nil }
+        return body.readerIndex + text.utf8.distance(from: text.startIndex, to: marker.upperBound)
+    }
+
+    /// `value` as the ten digits of `UpTime` (leading zeros are valid `xsd:unsignedInt` text).
+    static func uptimeText(_ value: Int) -> String {
+        let digits = String(value % 4_000_000_000)
+        return String(repeating: "0", count: uptimeWidth - digits.count) + digits
+    }
+
     static func xml(serial: String, events: [String], uptime: Int) -> String {
         let parameters: [(String, String, String)] = [
             ("Device.RootDataModelVersion", "string", "2.15"),
@@ -38,7 +56,7 @@ enum InformTemplate {
             ("Device.DeviceInfo.HardwareVersion", "string", "HW1.0"),
             ("Device.DeviceInfo.SoftwareVersion", "string", "1.0.0"),
             ("Device.DeviceInfo.ProvisioningCode", "string", ""),
-            ("Device.DeviceInfo.UpTime", "unsignedInt", String(uptime)),
+            ("Device.DeviceInfo.UpTime", "unsignedInt", uptimeText(uptime)),
             ("Device.ManagementServer.ParameterKey", "string", ""),
             ("Device.ManagementServer.ConnectionRequestURL", "string", "http://127.0.0.1:9/cr/\(serial)"),
             ("Device.ManagementServer.PeriodicInformEnable", "boolean", "true"),
@@ -89,6 +107,9 @@ final class CWMPSessionDriver: ChannelInboundHandler, @unchecked Sendable {
     private enum Stage { case inform, empty }
 
     private let inform: ByteBuffer
+    /// Where the Inform's `UpTime` digits are: each session reports a later one.
+    private let uptimeDigits: Int?
+    private var uptime: Int
     private let host: String
     private let deadline: NIODeadline?
     let done: EventLoopPromise<Outcome>
@@ -103,6 +124,8 @@ final class CWMPSessionDriver: ChannelInboundHandler, @unchecked Sendable {
 
     init(inform: ByteBuffer, host: String, deadline: NIODeadline?, done: EventLoopPromise<Outcome>, sink: NIOLockedValueBox<CWMPLoadTally>) {
         self.inform = inform
+        self.uptimeDigits = InformTemplate.uptimeDigits(in: inform)
+        self.uptime = Int.random(in: 0..<1_000_000)
         self.host = host
         self.deadline = deadline
         self.done = done
@@ -117,7 +140,11 @@ final class CWMPSessionDriver: ChannelInboundHandler, @unchecked Sendable {
         stage = .inform
         cookie = nil
         started = .now()
-        send(context, body: inform)
+        guard let uptimeDigits else { return send(context, body: inform) }
+        uptime += 1
+        var body = inform
+        body.setString(InformTemplate.uptimeText(uptime), at: uptimeDigits)
+        send(context, body: body)
     }
 
     private func send(_ context: ChannelHandlerContext, body: ByteBuffer?) {

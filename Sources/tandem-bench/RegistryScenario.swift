@@ -39,7 +39,7 @@ extension BenchRun {
             // warmer pages; the records are built before either clock starts.
             let updates = quick ? 10_000 : 50_000
             let workers = 8
-            let informs = try (0..<updates).map { index in
+            var informs = try (0..<updates).map { index in
                 try Self.informRecord(index: (index * 7_919) % devices, at: now, events: ["2 PERIODIC"])
             }
             var tandemRates: [Double] = []
@@ -48,17 +48,21 @@ extension BenchRun {
             // One connection for both floor turns: its page cache warms as the registry's do.
             let floor = try RegistryWriteFloor(path: path)
             let eventsBefore = try floor.eventCount()
-            for turn in turns {
+            for (number, turn) in turns.enumerated() {
+                // Every turn reports a later UpTime than the one before: one changed row an Inform,
+                // as a CPE's periodic Informs bring (set before the clock starts).
+                for index in informs.indices { informs[index] = informs[index].reporting(uptime: 2 + number * updates + index) }
                 if turn == "floor" {
                     floorRates.append(try floor.write(informs, batch: workers, at: now))
                     continue
                 }
+                let turnInforms = informs
                 let informStart = ContinuousClock.now
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for worker in 0..<workers {
                         group.addTask {
                             for index in stride(from: worker, to: updates, by: workers) {
-                                _ = try await store.recordInform(informs[index], at: now)
+                                _ = try await store.recordInform(turnInforms[index], at: now)
                             }
                         }
                     }
@@ -107,7 +111,8 @@ extension BenchRun {
             StoredParameter(path: "Device.DeviceInfo.SerialNumber", value: .string(serial), updatedAt: date),
             StoredParameter(path: "Device.ManagementServer.ConnectionRequestURL", value: .string("http://10.\(index >> 16 & 255).\(index >> 8 & 255).\(index & 255):7547/cr"), updatedAt: date),
         ]
-        for n in 1...27 {
+        parameters.append(StoredParameter(path: "Device.DeviceInfo.UpTime", value: .unsignedInt(1), updatedAt: date))
+        for n in 1...26 {
             parameters.append(StoredParameter(path: "Device.Bench.Object.\(n).Value", value: .string("value-\(n)-\(index % 97)"), updatedAt: date))
         }
         let details = DeviceDetails(manufacturer: "Tandem Bench", modelName: "TBG-1", softwareVersion: version, hardwareVersion: "HW1.0", dataModelRoot: "Device")

@@ -11,7 +11,8 @@ import TandemCore
 /// write, the values' Swift forms) is the ratio's gap.
 ///
 /// The statements are the registry's own (``InformStatements``) for a device that exists and
-/// already has every parameter: the periodic-Inform path.
+/// whose last Inform reported the same parameter names: the periodic-Inform path, on which a
+/// parameter row is written only when its value changed.
 struct RegistryWriteFloor: ~Copyable {
     private var db: OpaquePointer?
     private var lookup: OpaquePointer?
@@ -36,7 +37,7 @@ struct RegistryWriteFloor: ~Copyable {
         try execute("PRAGMA temp_store = MEMORY")
         lookup = try prepare(InformStatements.lookup)
         device = try prepare(InformStatements.deviceUpdate)
-        parameter = try prepare(InformStatements.parameterUpdate)
+        parameter = try prepare(InformStatements.parameterRefresh)
         event = try prepare(InformStatements.eventInsert)
         begin = try prepare("BEGIN IMMEDIATE")
         commit = try prepare("COMMIT")
@@ -97,12 +98,14 @@ struct RegistryWriteFloor: ~Copyable {
         let protocols = Self.text(lookup, 2) ?? ""
         let active = Self.text(lookup, 3) ?? "cwmp"
         // The registry takes its one-update path only when the row is this CWMP device, already
-        // known over CWMP, with the identity and software version the Inform reports; anything
-        // else means it would write more than this floor does.
+        // known over CWMP, with the identity and software version the Inform reports, and whose
+        // last Inform reported the same parameter names; anything else means it would write more
+        // than this floor does.
         let onFastPath = Self.text(lookup, 1) == canonical && protocols.split(separator: ",").contains("cwmp")
             && Self.text(lookup, 4) == identity.oui && Self.text(lookup, 5) == identity.productClass
             && Self.text(lookup, 6) == identity.serialNumber
             && inform.details.softwareVersion.map { Self.text(lookup, 7) == $0 } ?? true
+            && sqlite3_column_type(lookup, 8) != SQLITE_NULL && sqlite3_column_int64(lookup, 8) == inform.parameterNamesDigest
         sqlite3_reset(lookup)
         guard onFastPath else { throw BenchError("registry floor: \(canonical) is not on the registry's periodic-Inform path") }
 
@@ -117,7 +120,8 @@ struct RegistryWriteFloor: ~Copyable {
         bind(device, 8, active)
         sqlite3_bind_double(device, 9, time)
         sqlite3_bind_double(device, 10, time)
-        sqlite3_bind_int64(device, 11, id)
+        sqlite3_bind_double(device, 11, time)
+        sqlite3_bind_int64(device, 12, id)
         try step(device)
         guard sqlite3_changes(db) == 1 else { throw BenchError("registry floor: \(canonical)'s row was not updated") }
 
@@ -129,7 +133,6 @@ struct RegistryWriteFloor: ~Copyable {
             sqlite3_bind_int64(self.parameter, 5, id)
             bind(self.parameter, 6, parameter.path)
             try step(self.parameter)
-            guard sqlite3_changes(db) == 1 else { throw BenchError("registry floor: \(parameter.path) is not stored") }
         }
 
         let entry = inform.event(deviceID: id, at: date)

@@ -39,6 +39,9 @@ extension TandemBench {
         @Option(help: "usp-ws-idle: number of agents (default 20,000; 2,000 with --quick).")
         var wsAgents: Int?
 
+        @Flag(help: "cwmp-sessions: leave out the floor of SQLite alone, which needs the registry schema of this source tree (Scripts/bench-compare, which may compare older builds).")
+        var noRegistryFloor = false
+
         @Argument(help: "Scenarios to run (default: all): \(allScenarios.joined(separator: ", ")).")
         var scenarios: [String] = []
 
@@ -55,7 +58,7 @@ extension TandemBench {
                 return handler
             }
             let bench = BenchRun(
-                tandem: tandem, mqtt: mqtt, workDir: workDir, quick: quick,
+                tandem: tandem, mqtt: mqtt, workDir: workDir, quick: quick, registryFloor: !noRegistryFloor,
                 registryDevices: registryDevices ?? (quick ? 50_000 : 1_000_000), wsAgents: wsAgents ?? (quick ? 2_000 : 20_000))
             let selected = scenarios.isEmpty ? allScenarios : allScenarios.filter(scenarios.contains)
             var all: [Measurement] = []
@@ -102,6 +105,8 @@ struct BenchRun: Sendable {
     let mqtt: String?
     let workDir: String
     let quick: Bool
+    /// cwmp-sessions measures its second floor (SQLite alone on the sessions' rows).
+    let registryFloor: Bool
     let registryDevices: Int
     let wsAgents: Int
 

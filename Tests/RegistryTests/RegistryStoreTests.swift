@@ -13,6 +13,7 @@ import Testing
         #expect(try registry.store.journalMode() == "wal")
         #expect(try registry.store.appliedMigrations() == SQLiteRegistryStore.knownMigrations)
         #expect(SQLiteRegistryStore.knownMigrations == ["v1-devices-parameters", "v2-tasks-events-tags", "v3-credentials", "v4-api-tokens", "v5-provisioning-migration", "v6-device-selection-index",
+            "v7-inform-parameter-times",
         ])
     }
 

@@ -45,6 +45,13 @@ import Testing
     final class Acknowledged: @unchecked Sendable {
         private let lock = NSLock()
         private var _cwmp: [String] = [], _usp: [String] = [], _tasks: [Int] = []
+        private var _killed = false
+        /// Set when the server is killed: from then on a failed request ends its direction's load
+        /// (before, it was a refusal under load, and the load goes on).
+        var killed: Bool {
+            get { lock.withLock { _killed } }
+            set { lock.withLock { _killed = newValue } }
+        }
         func cwmp(_ serial: String) { lock.withLock { _cwmp.append(serial) } }
         func usp(_ id: String) { lock.withLock { _usp.append(id) } }
         func task(_ id: Int) { lock.withLock { _tasks.append(id) } }
@@ -72,14 +79,18 @@ import Testing
             group.addTask {
                 for index in 0..<10_000 {
                     let serial = String(format: "CRASH%06d", index)
-                    guard let answer = try? await fetch("http://127.0.0.1:\(cwmp)/", method: "POST", body: Self.inform(serial: serial)) else { return }
+                    guard let answer = try? await fetch("http://127.0.0.1:\(cwmp)/", method: "POST", body: Self.inform(serial: serial)) else {
+                        if acknowledged.killed { return } else { continue }
+                    }
                     if answer.status == 200 && answer.body.contains("InformResponse") { acknowledged.cwmp(serial) }
                 }
             }
             group.addTask {
                 for index in 0..<10_000 {
                     let endpoint = String(format: "os::00D09E-USPCRASH%05d", index)
-                    guard (try? await Self.notifyBoot(port: ws, endpoint: endpoint)) == true else { return }
+                    guard (try? await Self.notifyBoot(port: ws, endpoint: endpoint)) == true else {
+                        if acknowledged.killed { return } else { continue }
+                    }
                     acknowledged.usp(endpoint)
                 }
             }
@@ -94,7 +105,9 @@ import Testing
                     guard let answer = try? await fetch(
                         "http://127.0.0.1:\(api)/api/v1/devices/00D09E-HG8245-\(serial)/tasks", method: "POST",
                         body: #"{"operation": {"op": "reboot"}}"#, headers: auth)
-                    else { return }
+                    else {
+                        if acknowledged.killed { return } else { continue }
+                    }
                     if answer.status / 100 == 2, let object = try? JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any],
                         let id = object["id"] as? Int
                     {
@@ -103,7 +116,15 @@ import Testing
                 }
             }
             group.addTask {
-                try? await Task.sleep(for: .seconds(4))
+                // The kill comes once every direction has had a few acknowledgements (at least 4 s
+                // of load; up to 60 s when a full parallel test run slows the server down).
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < .seconds(60) {
+                    let (cwmp, usp, tasks) = acknowledged.all
+                    if ContinuousClock.now - start >= .seconds(4), cwmp.count > 5, usp.count > 5, tasks.count > 5 { break }
+                    try? await Task.sleep(for: .milliseconds(100))
+                }
+                acknowledged.killed = true
                 first.kill9()
             }
         }

@@ -1,0 +1,167 @@
+import Foundation
+import GRDB
+import Registry
+import TandemCore
+import Testing
+
+/// A periodic Inform writes only the parameter rows whose values changed; every row the Inform
+/// reports still reads as reported at that Inform (migration v7-inform-parameter-times).
+@Suite struct InformParameterTimesTests {
+    let identity = try! CWMPDeviceID(manufacturer: "Acme", oui: "00D09E", productClass: "IGD", serialNumber: "T1")
+    static let uptime = "Device.DeviceInfo.UpTime"
+    static let version = "Device.DeviceInfo.SoftwareVersion"
+    static let ssid = "Device.WiFi.SSID.1.SSID"
+    static let extra = "Device.Hosts.HostNumberOfEntries"
+
+    func inform(_ values: [(String, TypedValue)], events: [String] = ["2 PERIODIC"], at time: Date) -> InformRecord {
+        InformRecord(
+            identity: identity, details: DeviceDetails(softwareVersion: "1.0", dataModelRoot: "Device"), eventCodes: events,
+            parameters: values.map { StoredParameter(path: $0.0, value: $0.1, updatedAt: time) })
+    }
+
+    func periodic(uptime: UInt32, ssid: String = "home", at time: Date) -> InformRecord {
+        inform([(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(uptime)), (Self.ssid, .string(ssid))], at: time)
+    }
+
+    /// The rows as stored: each one's own time, and whether the device's Informs report it.
+    func storedRows(_ path: String, device: Int64) async throws -> [String: (updatedAt: Double, informed: Bool, value: String?)] {
+        let queue = try DatabaseQueue(path: path)
+        return try await queue.read { db in
+            var rows: [String: (Double, Bool, String?)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT path, updatedAt, informed, value FROM parameter WHERE deviceId = ?", arguments: [device]) {
+                rows[row["path"]] = (row["updatedAt"], row["informed"], row["value"])
+            }
+            return rows
+        }
+    }
+
+    func readTimes(_ store: SQLiteRegistryStore, device: Int64) async throws -> [String: Date] {
+        Dictionary(uniqueKeysWithValues: try await store.parameters(deviceID: device, under: "").map { ($0.path, $0.updatedAt) })
+    }
+
+    @Test func aPeriodicInformWritesOnlyTheChangedRowsAndAllReadAsReported() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120)
+        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
+
+        let rows = try await storedRows(registry.path, device: device)
+        #expect(rows[Self.uptime]?.value == "70")
+        #expect(rows[Self.uptime]?.updatedAt == t1.timeIntervalSince1970, "a changed value is written")
+        #expect(rows[Self.version]?.updatedAt == t0.timeIntervalSince1970, "an unchanged value is not rewritten")
+        #expect(rows[Self.ssid]?.updatedAt == t0.timeIntervalSince1970)
+        #expect(rows.values.allSatisfy { $0.informed })
+        #expect(try await readTimes(store, device: device) == [Self.version: t1, Self.uptime: t1, Self.ssid: t1])
+
+        // A value's change is written however many Informs repeated it before.
+        _ = try await store.recordInform(periodic(uptime: 130, ssid: "guest", at: t2), at: t2)
+        let values = try await store.parameters(deviceID: device, under: "")
+        #expect(values.first { $0.path == Self.ssid }?.value == .string("guest"))
+        #expect(values.first { $0.path == Self.uptime }?.value == .unsignedInt(130))
+        #expect(values.allSatisfy { $0.updatedAt == t2 })
+        #expect(try await storedRows(registry.path, device: device)[Self.version]?.updatedAt == t0.timeIntervalSince1970)
+    }
+
+    /// The same text with another type is a change (a CPE that now reports `UpTime` as an int).
+    @Test func aChangedTypeIsWritten() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let t1 = t0.addingTimeInterval(60)
+        let device = try await registry.store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        _ = try await registry.store.recordInform(
+            inform([(Self.version, .string("1.0")), (Self.uptime, .int(10)), (Self.ssid, .string("home"))], at: t1), at: t1)
+        let uptime = try await registry.store.parameters(deviceID: device, under: Self.uptime).first
+        #expect(uptime?.value == .int(10))
+    }
+
+    /// A "4 VALUE CHANGE" Inform carries a parameter the periodic ones do not: it keeps the time
+    /// of the Inform that reported it, while the others move on with each periodic Inform.
+    @Test func aParameterOnlyOneInformReportedKeepsThatInformsTime() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
+        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let changed = inform(
+            [(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(70)), (Self.ssid, .string("home")), (Self.extra, .unsignedInt(3))],
+            events: ["4 VALUE CHANGE"], at: t1)
+        _ = try await store.recordInform(changed, at: t1)
+        _ = try await store.recordInform(periodic(uptime: 130, at: t2), at: t2)
+        _ = try await store.recordInform(periodic(uptime: 190, at: t3), at: t3)
+        let times = try await readTimes(store, device: device)
+        #expect(times[Self.extra] == t1)
+        #expect(times[Self.version] == t3)
+        #expect(times[Self.ssid] == t3)
+        #expect(try await storedRows(registry.path, device: device)[Self.extra]?.informed == false)
+    }
+
+    /// A row removed since the last Inform (an object deleted, a subtree re-read) comes back with
+    /// the next Inform that reports it, though the names are the same as last time.
+    @Test func aRemovedRowIsWrittenAgainByTheNextInform() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60)
+        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        try await store.removeParameters(deviceID: device, under: "Device.WiFi.")
+        #expect(try await store.parameters(deviceID: device, under: Self.ssid).isEmpty)
+        _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
+        let ssid = try await store.parameters(deviceID: device, under: Self.ssid).first
+        #expect(ssid?.value == .string("home"))
+        #expect(ssid?.updatedAt == t1)
+    }
+
+    /// A value read later (GetParameterValues) keeps its own, later time; an Inform after it
+    /// reads as that Inform's.
+    @Test func aLaterReadKeepsItsTimeUntilTheNextInform() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
+        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
+        try await store.storeParameters(
+            deviceID: device, [StoredParameter(path: Self.ssid, value: .string("home"), updatedAt: t2)], replacingSubtree: nil)
+        #expect(try await readTimes(store, device: device)[Self.ssid] == t2)
+        #expect(try await readTimes(store, device: device)[Self.version] == t1)
+        _ = try await store.recordInform(periodic(uptime: 190, at: t3), at: t3)
+        #expect(try await readTimes(store, device: device)[Self.ssid] == t3)
+    }
+
+    /// A registry written before v7: its rows are not marked; the first Inform after the upgrade
+    /// writes them all and marks them, the next one only what changed.
+    @Test func rowsWrittenBeforeTheUpgradeAreTakenUpByTheNextInform() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tandem-v6-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/registry.sqlite"
+        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120)
+        do { _ = try SQLiteRegistryStore(path: path, upTo: "v6-device-selection-index") }
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            try db.execute(sql: """
+                INSERT INTO device (id, cwmpDeviceId, oui, productClass, serialNumber, softwareVersion, protocols, activeProtocol, createdAt, updatedAt)
+                VALUES (7, '00D09E-IGD-T1', '00D09E', 'IGD', 'T1', '1.0', 'cwmp', 'cwmp', 1000, 1000);
+                INSERT INTO deviceIdentifier (value, deviceId, kind) VALUES ('00D09E-IGD-T1', 7, 'cwmp');
+                INSERT INTO parameter (deviceId, path, value, type, writable, updatedAt) VALUES
+                    (7, 'Device.DeviceInfo.SoftwareVersion', '1.0', 'string', 0, 1000),
+                    (7, 'Device.ManagementServer.URL', 'http://acs', 'string', 1, 1000);
+                """)
+        }
+        let store = try SQLiteRegistryStore(path: path)
+        #expect(try await readTimes(store, device: 7)[Self.version] == Date(timeIntervalSince1970: 1000))
+        _ = try await store.recordInform(periodic(uptime: 10, at: t1), at: t1)
+        var rows = try await storedRows(path, device: 7)
+        #expect(rows[Self.version]?.updatedAt == t1.timeIntervalSince1970)
+        #expect(rows[Self.version]?.informed == true)
+        #expect(rows["Device.ManagementServer.URL"]?.informed == false)
+        _ = try await store.recordInform(periodic(uptime: 70, at: t2), at: t2)
+        rows = try await storedRows(path, device: 7)
+        #expect(rows[Self.version]?.updatedAt == t1.timeIntervalSince1970)
+        let times = try await readTimes(store, device: 7)
+        #expect(times[Self.version] == t2)
+        #expect(times["Device.ManagementServer.URL"] == Date(timeIntervalSince1970: 1000))
+    }
+}
