@@ -6,10 +6,10 @@ public enum InformStatements {
     /// The device row behind a CWMP DeviceId, with what decides the update: binds the canonical
     /// DeviceId; reads id, cwmpDeviceId, protocols, activeProtocol, oui, productClass,
     /// serialNumber, softwareVersion, informNames (the digest of the last Inform's parameter names,
-    /// ``InformRecord/parameterNamesDigest``).
+    /// ``InformRecord/parameterNamesDigest``), lastInformAt.
     public static let lookup = """
         SELECT d.id, d.cwmpDeviceId, d.protocols, d.activeProtocol, d.oui, d.productClass, d.serialNumber, d.softwareVersion,
-            d.informNames
+            d.informNames, d.lastInformAt
         FROM deviceIdentifier i JOIN device d ON d.id = i.deviceId
         WHERE i.value = ?
         """

@@ -223,8 +223,10 @@ extension InformRecord {
     }
 
     /// A digest of the parameter names in order (64-bit FNV-1a over their UTF-8 bytes, each name
-    /// ended by a zero byte). A CPE's periodic Informs carry the same names each time; the registry
-    /// keeps the digest of the last Inform's names to know when they change.
+    /// ended by a zero byte, then their count). A CPE's periodic Informs carry the same names each
+    /// time; the registry keeps the digest of the last Inform's names to know when they change. (A
+    /// collision would only hide a new name of the same device's Informs until a row of it is
+    /// removed or its names change again.)
     public var parameterNamesDigest: Int64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for parameter in parameters {
@@ -234,6 +236,7 @@ extension InformRecord {
             }
             hash = (hash ^ 0) &* 0x100_0000_01b3
         }
+        hash = (hash ^ UInt64(parameters.count)) &* 0x100_0000_01b3
         return Int64(bitPattern: hash)
     }
 }

@@ -219,20 +219,30 @@ extension SQLiteRegistryStore {
     }
 
     static func removeSubtree(_ db: Database, deviceID: Int64, prefix: String, keeping: Set<String>) throws {
-        // A removed row may be one the device's Informs report: the next Inform then writes all of
-        // its rows again (``writeInform``), which re-creates it.
-        try db.cachedStatement(sql: "UPDATE device SET informNames = NULL WHERE id = ? AND informNames IS NOT NULL").execute(arguments: [deviceID])
         let upper = prefixUpperBound(prefix)
+        var removedInformed = false
         if keeping.isEmpty {
+            removedInformed = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM parameter WHERE deviceId = ? AND path >= ? AND path < ? AND informed)"),
+                arguments: [deviceID, prefix, upper]) ?? false
             try db.cachedStatement(
                 sql: "DELETE FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?").execute(arguments: [deviceID, prefix, upper])
-            return
+        } else {
+            let existing = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT path, informed FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?"),
+                arguments: [deviceID, prefix, upper])
+            let statement = try db.cachedStatement(sql: "DELETE FROM parameter WHERE deviceId = ? AND path = ?")
+            for row in existing {
+                let path: String = row["path"]
+                guard !keeping.contains(path) else { continue }
+                try statement.execute(arguments: [deviceID, path])
+                if row["informed"] as Bool { removedInformed = true }
+            }
         }
-        let existing = try String.fetchAll(
-            db.cachedStatement(sql: "SELECT path FROM parameter WHERE deviceId = ? AND path >= ? AND path < ?"), arguments: [deviceID, prefix, upper])
-        let statement = try db.cachedStatement(sql: "DELETE FROM parameter WHERE deviceId = ? AND path = ?")
-        for path in existing where !keeping.contains(path) {
-            try statement.execute(arguments: [deviceID, path])
+        if removedInformed {
+            // A row the device's Informs report is gone: the next Inform writes all of its rows
+            // again (``writeInform``), which re-creates it.
+            try db.cachedStatement(sql: "UPDATE device SET informNames = NULL WHERE id = ?").execute(arguments: [deviceID])
         }
     }
 

@@ -112,12 +112,17 @@ public final class SQLiteRegistryStore: RegistryStore {
         let activeProtocol: String?
         let names = inform.parameterNamesDigest
         var sameNames = false
+        /// The device's last Inform before this one.
+        let previousInform: Double?
         if let known = try Self.updateKnownCWMPDevice(db, inform.identity, details: inform.details, at: at) {
             (id, activeProtocol) = (known.id, known.activeProtocol)
             sameNames = known.informNames == names
+            previousInform = known.lastInformAt
         } else {
             id = try Self.upsertCWMPDevice(db, inform.identity, details: inform.details, at: at)
-            activeProtocol = try String.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol FROM device WHERE id = ?"), arguments: [id])
+            let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT activeProtocol, lastInformAt FROM device WHERE id = ?"), arguments: [id])
+            activeProtocol = row?["activeProtocol"]
+            previousInform = row?["lastInformAt"]
         }
         let bootstrap = inform.eventCodes.contains("0 BOOTSTRAP")
         if bootstrap {
@@ -135,8 +140,12 @@ public final class SQLiteRegistryStore: RegistryStore {
             }
         } else {
             // Other names than last time (the first Inform, a value change notified, new firmware):
-            // only the rows of this Inform count as reported from now on.
-            try db.cachedStatement(sql: "UPDATE parameter SET informed = 0 WHERE deviceId = ? AND informed = 1").execute(arguments: [id])
+            // only the rows of this Inform count as reported from now on. The rows the last Inform
+            // reported keep the time they read as (that Inform's), whether this one reports them
+            // again or not.
+            try db.cachedStatement(sql: """
+                UPDATE parameter SET informed = 0, updatedAt = MAX(updatedAt, COALESCE(?, updatedAt)) WHERE deviceId = ? AND informed = 1
+                """).execute(arguments: [previousInform, id])
             try Self.upsertParameters(db, deviceID: id, inform.parameters, informed: true)
             try db.cachedStatement(sql: "UPDATE device SET informNames = ?, lastInformAt = ? WHERE id = ?").execute(
                 arguments: [names, at.timeIntervalSince1970, id])
@@ -150,12 +159,12 @@ public final class SQLiteRegistryStore: RegistryStore {
     /// five statements. Nil when the row is not (yet) this CWMP device: the general path decides.
     static func updateKnownCWMPDevice(
         _ db: Database, _ identity: CWMPDeviceID, details: DeviceDetails, at: Date
-    ) throws -> (id: Int64, activeProtocol: String?, informNames: Int64?)? {
+    ) throws -> (id: Int64, activeProtocol: String?, informNames: Int64?, lastInformAt: Double?)? {
         let canonical = identity.canonical
         let current = try db.cachedStatement(sql: InformStatements.lookup).fetchFirstDirect({ $0.bind(canonical) }) { row in
             (id: row.int64(0), cwmpDeviceID: row.string(1), protocols: row.string(2), activeProtocol: row.string(3),
              oui: row.string(4), productClass: row.string(5), serialNumber: row.string(6), softwareVersion: row.string(7),
-             informNames: row.int64(8))
+             informNames: row.int64(8), lastInformAt: row.double(9))
         }
         guard let current, let id = current.id, current.cwmpDeviceID == canonical else { return nil }
         let protocols = Self.protocols(current.protocols ?? "", adding: .cwmp)
@@ -192,7 +201,7 @@ public final class SQLiteRegistryStore: RegistryStore {
             row.bind(time)
             row.bind(id)
         }
-        return (id, activeProtocol, current.informNames)
+        return (id, activeProtocol, current.informNames, current.lastInformAt)
     }
 
     /// Creates or updates the row of a CWMP device and links it; returns its id.

@@ -127,9 +127,10 @@ extension InformRecord {
     /// The same Inform reporting another `Device.DeviceInfo.UpTime`.
     func reporting(uptime: Int) -> InformRecord {
         var record = self
-        if let index = record.parameters.firstIndex(where: { $0.path == "Device.DeviceInfo.UpTime" }) {
-            record.parameters[index].value = .unsignedInt(UInt32(uptime % 4_000_000_000))
+        guard let index = record.parameters.firstIndex(where: { $0.path == "Device.DeviceInfo.UpTime" }) else {
+            preconditionFailure("the benchmark's Informs report Device.DeviceInfo.UpTime")
         }
+        record.parameters[index].value = .unsignedInt(UInt32(uptime % 4_000_000_000))
         return record
     }
 }

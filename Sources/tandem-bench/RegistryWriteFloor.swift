@@ -125,6 +125,7 @@ struct RegistryWriteFloor: ~Copyable {
         try step(device)
         guard sqlite3_changes(db) == 1 else { throw BenchError("registry floor: \(canonical)'s row was not updated") }
 
+        var changed: CInt = 0
         for parameter in inform.parameters {
             bind(self.parameter, 1, parameter.value?.lexical)
             bind(self.parameter, 2, parameter.value?.type.rawValue)
@@ -133,7 +134,11 @@ struct RegistryWriteFloor: ~Copyable {
             sqlite3_bind_int64(self.parameter, 5, id)
             bind(self.parameter, 6, parameter.path)
             try step(self.parameter)
+            changed += sqlite3_changes(db)
         }
+        // The benchmark's Informs each report a later UpTime: a floor that wrote no row skipped
+        // the work it stands for.
+        guard changed > 0 else { throw BenchError("registry floor: \(canonical)'s Inform changed no parameter row") }
 
         let entry = inform.event(deviceID: id, at: date)
         sqlite3_bind_int64(event, 1, id)

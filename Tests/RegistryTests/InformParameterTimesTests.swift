@@ -164,4 +164,78 @@ import Testing
         #expect(times[Self.version] == t2)
         #expect(times["Device.ManagementServer.URL"] == Date(timeIntervalSince1970: 1000))
     }
+
+    /// A parameter the device stops reporting keeps the time of the last Inform that reported it,
+    /// also when that Inform left its row unwritten.
+    @Test func aParameterNoLongerReportedKeepsTheTimeOfTheLastInformThatDid() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
+        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
+        let fewer = inform([(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(130))], at: t2)
+        _ = try await store.recordInform(fewer, at: t2)
+        _ = try await store.recordInform(inform([(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(190))], at: t3), at: t3)
+        let times = try await readTimes(store, device: device)
+        #expect(times[Self.ssid] == t1, "the SSID was last reported at t1")
+        #expect(times[Self.version] == t3)
+        #expect(times[Self.uptime] == t3)
+    }
+
+    /// BOOTSTRAP after unwritten periodic rows: the stored data model goes, this Inform's rows are
+    /// written, and the next periodic Inform is again a partial write.
+    @Test func aBootstrapAfterPeriodicInformsStartsOver() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
+        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
+        let bootstrap = inform([(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(1))], events: ["0 BOOTSTRAP", "1 BOOT"], at: t2)
+        _ = try await store.recordInform(bootstrap, at: t2)
+        #expect(try await readTimes(store, device: device) == [Self.version: t2, Self.uptime: t2])
+        _ = try await store.recordInform(inform([(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(61))], at: t3), at: t3)
+        let rows = try await storedRows(registry.path, device: device)
+        #expect(rows[Self.version]?.updatedAt == t2.timeIntervalSince1970, "unchanged, not rewritten")
+        #expect(rows[Self.uptime]?.value == "61")
+        #expect(try await readTimes(store, device: device) == [Self.version: t3, Self.uptime: t3])
+    }
+
+    /// A name an Inform repeats counts with its last value, on the first Inform and on later ones.
+    @Test func aRepeatedNameKeepsItsLastValue() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60)
+        let twice = [(Self.version, TypedValue.string("1.0")), (Self.ssid, .string("first")), (Self.ssid, .string("last"))]
+        let device = try await store.recordInform(inform(twice, at: t0), at: t0).id
+        #expect(try await store.parameters(deviceID: device, under: Self.ssid).first?.value == .string("last"))
+        _ = try await store.recordInform(inform(twice, at: t1), at: t1)
+        #expect(try await store.parameters(deviceID: device, under: Self.ssid).first?.value == .string("last"))
+    }
+
+    /// A re-read subtree that keeps every reported row leaves the next Inform a partial write; one
+    /// that drops a reported row makes it write everything again, which re-creates the row.
+    @Test func aReReadSubtreeOnlyResetsTheNamesWhenItDropsAReportedRow() async throws {
+        let registry = try TemporaryRegistry()
+        defer { registry.remove() }
+        let store = registry.store
+        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
+        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        try await store.storeParameters(
+            deviceID: device, [StoredParameter(path: Self.ssid, value: .string("home"), updatedAt: t1)], replacingSubtree: "Device.WiFi.")
+        _ = try await store.recordInform(periodic(uptime: 130, at: t2), at: t2)
+        #expect(try await storedRows(registry.path, device: device)[Self.version]?.updatedAt == t0.timeIntervalSince1970)
+
+        try await store.storeParameters(
+            deviceID: device, [StoredParameter(path: "Device.WiFi.SSID.2.SSID", value: .string("other"), updatedAt: t2)],
+            replacingSubtree: "Device.WiFi.")
+        #expect(try await store.parameters(deviceID: device, under: Self.ssid).isEmpty)
+        _ = try await store.recordInform(periodic(uptime: 190, at: t3), at: t3)
+        let rows = try await storedRows(registry.path, device: device)
+        #expect(rows[Self.ssid]?.value == "home")
+        #expect(rows[Self.version]?.updatedAt == t3.timeIntervalSince1970, "every row written again")
+        #expect(rows["Device.WiFi.SSID.2.SSID"]?.informed == false)
+    }
 }
