@@ -12,6 +12,7 @@ import Testing
     static let version = "Device.DeviceInfo.SoftwareVersion"
     static let ssid = "Device.WiFi.SSID.1.SSID"
     static let extra = "Device.Hosts.HostNumberOfEntries"
+    let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
 
     func inform(_ values: [(String, TypedValue)], events: [String] = ["2 PERIODIC"], at time: Date) -> InformRecord {
         InformRecord(
@@ -35,6 +36,11 @@ import Testing
         }
     }
 
+    /// The device's first Inform, at t0: every row written.
+    func registered(_ store: SQLiteRegistryStore) async throws -> Int64 {
+        try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+    }
+
     func readTimes(_ store: SQLiteRegistryStore, device: Int64) async throws -> [String: Date] {
         Dictionary(uniqueKeysWithValues: try await store.parameters(deviceID: device, under: "").map { ($0.path, $0.updatedAt) })
     }
@@ -43,8 +49,7 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120)
-        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(store)
         _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
 
         let rows = try await storedRows(registry.path, device: device)
@@ -68,8 +73,7 @@ import Testing
     @Test func aChangedTypeIsWritten() async throws {
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
-        let t1 = t0.addingTimeInterval(60)
-        let device = try await registry.store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(registry.store)
         _ = try await registry.store.recordInform(
             inform([(Self.version, .string("1.0")), (Self.uptime, .int(10)), (Self.ssid, .string("home"))], at: t1), at: t1)
         let uptime = try await registry.store.parameters(deviceID: device, under: Self.uptime).first
@@ -82,8 +86,7 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
-        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(store)
         let changed = inform(
             [(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(70)), (Self.ssid, .string("home")), (Self.extra, .unsignedInt(3))],
             events: ["4 VALUE CHANGE"], at: t1)
@@ -103,8 +106,7 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60)
-        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(store)
         try await store.removeParameters(deviceID: device, under: "Device.WiFi.")
         #expect(try await store.parameters(deviceID: device, under: Self.ssid).isEmpty)
         _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
@@ -119,8 +121,7 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
-        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(store)
         _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
         try await store.storeParameters(
             deviceID: device, [StoredParameter(path: Self.ssid, value: .string("home"), updatedAt: t2)], replacingSubtree: nil)
@@ -137,7 +138,6 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/registry.sqlite"
-        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120)
         do { _ = try SQLiteRegistryStore(path: path, upTo: "v6-device-selection-index") }
         let queue = try DatabaseQueue(path: path)
         try await queue.write { db in
@@ -171,8 +171,7 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
-        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(store)
         _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
         let fewer = inform([(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(130))], at: t2)
         _ = try await store.recordInform(fewer, at: t2)
@@ -189,8 +188,7 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
-        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(store)
         _ = try await store.recordInform(periodic(uptime: 70, at: t1), at: t1)
         let bootstrap = inform([(Self.version, .string("1.0")), (Self.uptime, .unsignedInt(1))], events: ["0 BOOTSTRAP", "1 BOOT"], at: t2)
         _ = try await store.recordInform(bootstrap, at: t2)
@@ -207,7 +205,6 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60)
         let twice = [(Self.version, TypedValue.string("1.0")), (Self.ssid, .string("first")), (Self.ssid, .string("last"))]
         let device = try await store.recordInform(inform(twice, at: t0), at: t0).id
         #expect(try await store.parameters(deviceID: device, under: Self.ssid).first?.value == .string("last"))
@@ -221,8 +218,7 @@ import Testing
         let registry = try TemporaryRegistry()
         defer { registry.remove() }
         let store = registry.store
-        let t1 = t0.addingTimeInterval(60), t2 = t0.addingTimeInterval(120), t3 = t0.addingTimeInterval(180)
-        let device = try await store.recordInform(periodic(uptime: 10, at: t0), at: t0).id
+        let device = try await registered(store)
         try await store.storeParameters(
             deviceID: device, [StoredParameter(path: Self.ssid, value: .string("home"), updatedAt: t1)], replacingSubtree: "Device.WiFi.")
         _ = try await store.recordInform(periodic(uptime: 130, at: t2), at: t2)
