@@ -143,9 +143,11 @@ public final class SQLiteRegistryStore: RegistryStore {
             // only the rows of this Inform count as reported from now on. The rows the last Inform
             // reported keep the time they read as (that Inform's), whether this one reports them
             // again or not.
-            try db.cachedStatement(sql: """
-                UPDATE parameter SET informed = 0, updatedAt = MAX(updatedAt, COALESCE(?, updatedAt)) WHERE deviceId = ? AND informed = 1
-                """).execute(arguments: [previousInform, id])
+            if !bootstrap {  // after BOOTSTRAP no row is left
+                try db.cachedStatement(sql: """
+                    UPDATE parameter SET informed = 0, updatedAt = MAX(updatedAt, COALESCE(?, updatedAt)) WHERE deviceId = ? AND informed = 1
+                    """).execute(arguments: [previousInform, id])
+            }
             try Self.upsertParameters(db, deviceID: id, inform.parameters, informed: true)
             try db.cachedStatement(sql: "UPDATE device SET informNames = ?, lastInformAt = ? WHERE id = ?").execute(
                 arguments: [names, at.timeIntervalSince1970, id])
