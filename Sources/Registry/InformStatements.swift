@@ -38,31 +38,27 @@ public enum InformStatements {
 
     /// A stored parameter's new value: binds value, type, writable (each kept when NULL),
     /// updatedAt, deviceId, path. Changes no row when the parameter is not stored yet.
-    public static let parameterUpdate = """
-        UPDATE parameter SET
-            value = COALESCE(?, value), type = COALESCE(?, type), writable = COALESCE(?, writable), updatedAt = ?
-        WHERE deviceId = ? AND path = ?
-        """
+    public static let parameterUpdate = parameterSet + parameterKey
 
     /// The same for a parameter an Inform reports: marks the row as reported in the device's
     /// Informs (`informed`), whose time is the device's `lastInformAt`.
-    static let informedParameterUpdate = """
-        UPDATE parameter SET
-            value = COALESCE(?, value), type = COALESCE(?, type), writable = COALESCE(?, writable), updatedAt = ?, informed = 1
-        WHERE deviceId = ? AND path = ?
-        """
+    static let informedParameterUpdate = parameterSet + ", informed = 1" + parameterKey
 
     /// A periodic Inform's parameter, when the device's Informs carry the same names as last time
     /// (every row exists and is `informed`): written only when its value, type or writability
     /// differs, since the rows' reported time is the device's `lastInformAt` (a CPE's periodic
     /// Inform repeats most values: rewriting them all was about a third of the registry's work).
-    /// Binds value, type, writable (each kept when NULL), updatedAt, deviceId, path.
-    public static let parameterRefresh = """
+    /// The same bindings.
+    public static let parameterRefresh = parameterSet + parameterKey
+        + "\n    AND (value IS NOT COALESCE(?1, value) OR type IS NOT COALESCE(?2, type) OR writable IS NOT COALESCE(?3, writable))"
+
+    /// The columns the three parameter updates set, numbered so that a condition can name the
+    /// values again; every one binds value, type, writable, updatedAt, deviceId, path in order.
+    private static let parameterSet = """
         UPDATE parameter SET
             value = COALESCE(?1, value), type = COALESCE(?2, type), writable = COALESCE(?3, writable), updatedAt = ?4
-        WHERE deviceId = ?5 AND path = ?6
-            AND (value IS NOT COALESCE(?1, value) OR type IS NOT COALESCE(?2, type) OR writable IS NOT COALESCE(?3, writable))
         """
+    private static let parameterKey = "\nWHERE deviceId = ?5 AND path = ?6"
 
     /// An event log entry: binds deviceId, at, kind, summary, actor, detail.
     public static let eventInsert = "INSERT INTO event (deviceId, at, kind, summary, actor, detail) VALUES (?, ?, ?, ?, ?, ?)"
