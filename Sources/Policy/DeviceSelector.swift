@@ -177,10 +177,11 @@ public struct VersionRange: Hashable, Sendable, CustomStringConvertible {
 /// machine, so a 5 % canary is always the same 5 % (and a salt gives each migration its own draw).
 public enum StableBucket {
     public static func percentile(of key: String, salt: String = "") -> Double {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in salt.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        hash = (hash ^ 0x1f) &* 0x0000_0100_0000_01b3
-        for byte in key.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        var fnv = FNV1a()
+        fnv.add(salt.utf8)
+        fnv.add(0x1f)
+        fnv.add(key.utf8)
+        var hash = fnv.value
         // Fold the high bits in: FNV's low bits alone are poorly mixed for short keys.
         hash ^= hash >> 29
         hash = hash &* 0xbf58_476d_1ce4_e5b9

@@ -228,16 +228,14 @@ extension InformRecord {
     /// collision would only hide a new name of the same device's Informs until a row of it is
     /// removed or its names change again.)
     public var parameterNamesDigest: Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = FNV1a()
         for parameter in parameters {
             var path = parameter.path
-            path.withUTF8 { bytes in
-                for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            }
-            hash = (hash ^ 0) &* 0x100_0000_01b3
+            path.withUTF8 { hash.add($0) }
+            hash.add(0)
         }
-        hash = (hash ^ UInt64(parameters.count)) &* 0x100_0000_01b3
-        return Int64(bitPattern: hash)
+        hash.add(word: UInt64(parameters.count))
+        return Int64(bitPattern: hash.value)
     }
 }
 

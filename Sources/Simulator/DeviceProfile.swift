@@ -105,12 +105,9 @@ struct DeviceSeed {
 
     init(_ text: String) {
         // FNV-1a, then splitmix64 steps for the sequence.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        state = hash
+        var hash = FNV1a()
+        hash.add(text.utf8)
+        state = hash.value
     }
 
     mutating func next() -> UInt64 {

@@ -51,6 +51,14 @@ import Testing
         #expect(zip(first, salted).filter { ($0 < 10) != ($1 < 10) }.count > 100)
     }
 
+    /// A device's bucket must not move between releases: a canary wave would otherwise pick other
+    /// devices after an upgrade.
+    @Test func percentBucketsKeepTheirValues() {
+        #expect(StableBucket.percentile(of: "00D09E-IGD-SN1") == 60.7)
+        #expect(StableBucket.percentile(of: "00D09E-IGD-SN2") == 67.77)
+        #expect(StableBucket.percentile(of: "os::00D09E-USP1", salt: "m1") == 62.98)
+    }
+
     @Test func maintenanceWindowsSpanMidnight() throws {
         let night = try MaintenanceWindow(parsing: "22:30-02:00")
         #expect(night.contains(minuteOfDay: 23 * 60))

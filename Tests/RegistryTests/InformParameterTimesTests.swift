@@ -45,6 +45,13 @@ import Testing
         Dictionary(uniqueKeysWithValues: try await store.parameters(deviceID: device, under: "").map { ($0.path, $0.updatedAt) })
     }
 
+    /// The digest is stored in the registry: it must not change between releases (a change costs
+    /// every device one full write of its rows, no more).
+    @Test func theNamesDigestKeepsItsValue() {
+        #expect(periodic(uptime: 10, at: t0).parameterNamesDigest == -6_174_287_680_236_946_235)
+        #expect(inform([], at: t0).parameterNamesDigest == -5_808_590_958_014_384_161)
+    }
+
     @Test func aPeriodicInformWritesOnlyTheChangedRowsAndAllReadAsReported() async throws {
         let registry = try TemporaryRegistry()
         defer { registry.remove() }

@@ -17,16 +17,9 @@ enum SimulatedFiles {
         let base = fileName.split(separator: "/").last.map(String.init) ?? fileName
         let stem = base.replacing(#/\.(bin|img|fw|trx|tar|gz|zip|itb|ubi)$/#, with: "")
         if let match = stem.firstMatch(of: dotted) { return String(match.1) }
-        return "fw-" + String(fnv1a(bytes), radix: 16).leftPadded(to: 16).prefix(8)
-    }
-
-    static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
+        var hash = FNV1a()
+        hash.add(bytes)
+        return "fw-" + String(hash.value, radix: 16).leftPadded(to: 16).prefix(8)
     }
 
     /// A vendor configuration file: one `Name=Value` line per writable parameter, hidden values
